@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import ConfigError
 
@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(
         default=10_000_000, ge=1, description="Files larger than this are skipped."
     )
-    allowed_suffixes: tuple[str, ...] = Field(
+    # NoDecode: the variable is a comma-separated list, not JSON.
+    allowed_suffixes: Annotated[tuple[str, ...], NoDecode] = Field(
         default=DEFAULT_SUFFIXES, description="File suffixes that ingest reads."
     )
     lock_timeout: float = Field(
@@ -180,9 +181,15 @@ def _read_env_file() -> dict[str, str | None]:
 def load_settings(**overrides: Any) -> Settings:
     """Build ``Settings`` from the environment, turning validation errors into ``ConfigError``."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     try:
         return Settings(**overrides)
+    except SettingsError as exc:
+        raise ConfigError(
+            f"Invalid settings: {exc}.",
+            "correct that KUBEPLAN_ variable (`kubeplan config` shows every setting).",
+        ) from exc
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

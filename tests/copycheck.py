@@ -50,14 +50,12 @@ def copied_runs(text: str, n: int = MAX_RUN + 1, root: Path = SHARED) -> list[st
     tokens = words(text)
     hits = [i for i, h in ngrams(tokens, n) if h in index]
     runs: list[str] = []
-    start = prev = None
-    for i in hits + [None]:  # type: ignore[list-item]
-        if start is not None and (i is None or i != prev + 1):  # type: ignore[operator]
-            runs.append(" ".join(tokens[start : prev + n]))  # type: ignore[operator]
-            start = None
-        if i is not None and start is None:
+    start = 0
+    for j, i in enumerate(hits):
+        if j == 0 or i != hits[j - 1] + 1:
             start = i
-        prev = i
+        if j == len(hits) - 1 or hits[j + 1] != i + 1:
+            runs.append(" ".join(tokens[start : i + n]))
     return runs
 
 
