@@ -6,8 +6,10 @@ from one ``Settings``; it holds no logic of its own beyond that wiring.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load_settings
 from .schemas import (
@@ -18,8 +20,23 @@ from .schemas import (
     PlanAnswer,
     PlanningProfile,
     Source,
+    Timings,
     Turn,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .catalogue import Catalogue
+    from .embedding import Embedder
+    from .generation import Generator
+    from .ingest import IngestProgress
+    from .retrieval import Passage, Retriever
+    from .store import VectorStore
+
+
+#: Fewer curated passages than this among the results triggers a curated-only search.
+CURATED_MIN = 3
 
 
 class Assistant:
@@ -30,8 +47,72 @@ class Assistant:
     'availability.etcd-odd-members'
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        store: VectorStore | None = None,
+        chat_model: Any | None = None,
+    ) -> None:
+        """``embedder``, ``store`` and ``chat_model`` (a LangChain chat model for the llm
+        backend) replace what the settings would build, e.g. fakes in tests."""
         self.settings = settings or load_settings()
+        self._embedder = embedder
+        self._store = store
+        self._chat_model = chat_model
+        self._catalogue: Catalogue | None = None
+        self._retriever: Retriever | None = None
+        self._generators: dict[str, Generator] = {}
+        self._expand = True
+
+    # -- components, built lazily once and reused ------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            from .embedding import make_embedder
+
+            self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def store(self) -> VectorStore:
+        if self._store is None:
+            from .store import open_store
+
+            self._store = open_store(self.settings)
+        return self._store
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            from .keyword import KeywordIndexes
+            from .query_encoder import fast_query_embedder
+            from .retrieval import Retriever
+
+            self._retriever = Retriever(
+                fast_query_embedder(self.embedder),
+                self.store,
+                KeywordIndexes(self.store, self.settings.data_dir),
+                self.settings.collection,
+            )
+        return self._retriever
+
+    def load_catalogue(self) -> Catalogue:
+        """The decision catalogue of ``settings.corpus_dir``, read once."""
+        if self._catalogue is None:
+            from .catalogue import load_catalogue
+
+            self._catalogue = load_catalogue(self.settings.corpus_dir)
+        return self._catalogue
+
+    def generator(self, backend: str | None = None) -> Generator:
+        name = backend or self.settings.backend
+        if name not in self._generators:
+            from .generation import make_generator
+
+            self._generators[name] = make_generator(name, self.settings, self._chat_model)
+        return self._generators[name]
 
     # -- knowledge base (ingestion work) --------------------------------------------------
     def ingest(
@@ -42,15 +123,37 @@ class Assistant:
         rebuild: bool = False,
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
+        progress: Callable[[IngestProgress], None] | None = None,
     ) -> IngestReport:
-        raise NotImplementedError
+        """Bring a collection in line with ``paths`` (default: the bundled corpus).
+
+        Incremental: only new or changed chunks are embedded; chunks of changed and
+        removed files are deleted. ``rebuild`` starts the collection afresh.
+        """
+        from .ingest import ingest
+
+        return ingest(
+            paths,
+            settings=self.settings,
+            collection=collection,
+            rebuild=rebuild,
+            include=include,
+            exclude=exclude,
+            progress=progress,
+            embedder=self.embedder,
+            store_factory=lambda: self.store,
+        )
 
     def stats(self, collection: str | None = None) -> CollectionStats:
-        raise NotImplementedError
+        """Chunk and source counts, topics, last ingest time and location of a collection."""
+        from .ingest import collection_stats
+
+        return collection_stats(self.store, collection or self.settings.collection)
 
     # -- answers (answer-chain work) ------------------------------------------------------
     def catalogue(self, topic: str | None = None) -> list[Decision]:
-        raise NotImplementedError
+        """Decisions of the curated corpus (of one topic), ordered by id."""
+        return self.load_catalogue().by_topic(topic)
 
     def retrieve(
         self,
@@ -59,7 +162,9 @@ class Assistant:
         topic: str | None = None,
         collection: str | None = None,
     ) -> list[Source]:
-        raise NotImplementedError
+        """Hybrid (dense + BM25) search; best first."""
+        passages = self.retriever.search(query, k or self.settings.top_k, topic, collection)
+        return [p.to_source() for p in passages]
 
     def ask(
         self,
@@ -67,8 +172,21 @@ class Assistant:
         history: Sequence[Turn] | None = None,
         profile: PlanningProfile | None = None,
         backend: str | None = None,
+        *,
+        k: int | None = None,
+        topic: str | None = None,
     ) -> PlanAnswer:
-        raise NotImplementedError
+        """A cited, structured answer to a planning question.
+
+        ``history`` holds the earlier turns (follow-ups are resolved against it); ``profile``
+        overrides what is read from the conversation; ``k`` and ``topic`` narrow retrieval.
+        """
+        answer: PlanAnswer | None = None
+        for event in self._answer(question, history, profile, backend, k, topic, stream=False):
+            if event.kind == "answer":
+                answer = event.answer
+        assert answer is not None
+        return answer
 
     def stream(
         self,
@@ -76,5 +194,124 @@ class Assistant:
         history: Sequence[Turn] | None = None,
         profile: PlanningProfile | None = None,
         backend: str | None = None,
+        *,
+        k: int | None = None,
+        topic: str | None = None,
     ) -> Iterator[AnswerEvent]:
-        raise NotImplementedError
+        """Retrieval results, then text tokens, then the final answer event."""
+        yield from self._answer(question, history, profile, backend, k, topic, stream=True)
+
+    def _answer(
+        self,
+        question: str,
+        history: Sequence[Turn] | None,
+        profile: PlanningProfile | None,
+        backend: str | None,
+        k: int | None,
+        topic: str | None,
+        *,
+        stream: bool,
+    ) -> Iterator[AnswerEvent]:
+        from .conversation import standalone_question
+        from .errors import InputError
+        from .generation import GenerationRequest, out_of_scope_answer, sources_event
+        from .profile import profile_from_conversation
+        from .scope import is_injection, is_off_topic, with_synonyms
+
+        if not question or not question.strip():
+            raise InputError("the question is empty.", "ask a planning question.")
+        started = time.perf_counter()
+        turns = tuple(history or ())
+        generator = self.generator(backend)
+        standalone = standalone_question(question, turns)
+        used_profile = profile_from_conversation(question, turns, profile)
+        if is_injection(question):
+            answer = out_of_scope_answer(
+                question,
+                generator.name,
+                used_profile,
+                "kubeplan does not change its instructions or reveal its prompt.",
+                standalone,
+            )
+            yield AnswerEvent(kind="answer", answer=self._timed(answer, started, 0.0))
+            return
+        from .profile import retrieval_expansion
+
+        searched = with_synonyms(standalone, question)
+        expansion = retrieval_expansion(used_profile, searched) if self._expand else ""
+        query = f"{searched} {expansion}".strip()
+        k_used = k or self.settings.top_k
+        found = self.retriever.search(query, k_used, topic)
+        if sum(1 for p in found if p.chunk.decision_ids) < CURATED_MIN:
+            # Uncurated documents (e.g. the Kubernetes docs) filled the results: add the
+            # best curated passages so the catalogue decisions keep their evidence.
+            seen = {p.chunk.id for p in found}
+            curated = self.retriever.curated(query, k_used, topic)
+            extra = [p for p in curated if p.chunk.id not in seen]
+            found = [*found, *extra[: max(k_used // 2, 2)]]
+        passages = tuple(found)
+        retrieved = time.perf_counter()
+        best = max((p.dense for p in passages if p.dense is not None), default=None)
+        # A profile given explicitly says the user is planning infrastructure.
+        if (profile is None or profile.is_empty()) and is_off_topic(standalone, best):
+            answer = out_of_scope_answer(
+                question,
+                generator.name,
+                used_profile,
+                "This question is not about planning or running Kubernetes infrastructure.",
+                standalone,
+            )
+            yield AnswerEvent(
+                kind="answer", answer=self._timed(answer, started, retrieved - started)
+            )
+            return
+        user_text = " ".join(t.content for t in turns if t.role == "user")
+        request = GenerationRequest(
+            question=question,
+            standalone_question=standalone,
+            search_question=searched,
+            profile=used_profile,
+            passages=passages,
+            catalogue=self.load_catalogue(),
+            history=turns,
+            context_text=f"{user_text} {question}",
+            lookup=self._lookup(topic),
+        )
+        if not stream:
+            answer = generator.generate(request)
+            yield AnswerEvent(
+                kind="answer", answer=self._timed(answer, started, retrieved - started)
+            )
+            return
+        sent_sources = False
+        for event in generator.stream(request):
+            if event.kind == "answer" and event.answer is not None:
+                if not sent_sources:
+                    yield sources_event(passages)
+                event = AnswerEvent(
+                    kind="answer",
+                    answer=self._timed(event.answer, started, retrieved - started),
+                )
+            sent_sources = sent_sources or event.kind == "sources"
+            yield event
+
+    def _lookup(self, topic: str | None) -> Callable[[Sequence[str]], list[Passage]]:
+        """Section passages of decisions, kept inside ``topic`` when one is asked for."""
+        retriever = self.retriever
+
+        def lookup(decision_ids: Sequence[str]) -> list[Passage]:
+            found = retriever.decision_passages(decision_ids)
+            return [p for p in found if topic is None or p.chunk.topic == topic]
+
+        return lookup
+
+    @staticmethod
+    def _timed(answer: PlanAnswer, started: float, retrieve_s: float) -> PlanAnswer:
+        total = (time.perf_counter() - started) * 1000
+        retrieve_ms = retrieve_s * 1000
+        timings = Timings(
+            retrieve_ms=round(retrieve_ms, 3),
+            generate_ms=round(max(total - retrieve_ms, 0.0), 3),
+            total_ms=round(total, 3),
+        )
+        return answer.model_copy(update={"timings": timings})

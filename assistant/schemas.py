@@ -259,7 +259,9 @@ class Recommendation(Strict):
     )
 
 
-HostingKind = Literal["aws", "azure", "gcp", "cloud", "on-prem", "edge", "hybrid", "hosting-provider"]
+HostingKind = Literal[
+    "aws", "azure", "gcp", "cloud", "on-prem", "edge", "hybrid", "hosting-provider"
+]
 WorkloadKind = Literal["stateless", "stateful", "batch", "gpu", "windows", "arm", "ml", "web"]
 Level = Literal["low", "medium", "high"]
 
@@ -268,7 +270,8 @@ class PlanningProfile(Strict):
     """What kubeplan knows about the team and its situation; it changes the advice."""
 
     hosting: list[HostingKind] = Field(
-        default_factory=list, description="Where clusters run: cloud provider, on-prem, edge, hybrid."
+        default_factory=list,
+        description="Where clusters run: cloud provider, on-prem, edge, hybrid.",
     )
     workloads: list[WorkloadKind] = Field(
         default_factory=list, description="Kinds of workloads the clusters carry."
@@ -278,11 +281,15 @@ class PlanningProfile(Strict):
         default=None, description="The team's Kubernetes experience."
     )
     compliance: list[str] = Field(
-        default_factory=list, description="Regimes or needs: pci, hipaa, gdpr, sovereignty, ..."
+        default_factory=list,
+        description="Regimes or needs: pci, hipaa, gdpr, sovereignty, ...",
     )
-    isolation: Level | None = Field(default=None, description="How strong tenant isolation must be.")
+    isolation: Level | None = Field(
+        default=None, description="How strong tenant isolation must be."
+    )
     availability: Level | None = Field(
-        default=None, description="Availability target: low (best effort) to high (multi-zone, 99.95%+)."
+        default=None,
+        description="Availability target: low (best effort) to high (multi-zone, 99.95%+).",
     )
     budget_sensitivity: Level | None = Field(
         default=None, description="How much cost drives the decision."
@@ -332,7 +339,8 @@ class PlanAnswer(Strict):
     summary: str = Field(description="A short answer in prose.")
     recommendations: list[Recommendation] = Field(default_factory=list)
     open_questions: list[str] = Field(
-        default_factory=list, description="What the user could tell us that would change the advice."
+        default_factory=list,
+        description="What the user could tell us that would change the advice.",
     )
     sources: list[Source] = Field(default_factory=list, description="Each cited passage once.")
     profile: PlanningProfile = Field(default_factory=PlanningProfile)

@@ -11,7 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from assistant.config import Settings  # noqa: E402
+from assistant.api import Assistant
+from assistant.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
@@ -30,3 +31,20 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def fake_settings(tmp_path: Path) -> Settings:
     """Settings with the deterministic fake embedder and a private data directory."""
     return Settings(data_dir=tmp_path / "data", embedder="fake", _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def corpus_assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    """An ``Assistant`` over the real bundled corpus, embedded ONCE per test session with the
+    real model into a private data dir. Shared by the chain, eval and UI tests: treat it
+    as read-only (do not ingest into its collection or change its settings)."""
+    from assistant.ingest import run_ingest
+
+    data_dir = tmp_path_factory.mktemp("corpus-assistant")
+    settings = Settings(data_dir=data_dir, corpus_dir=CORPUS, _env_file=None)  # type: ignore[call-arg]
+    assistant = Assistant(settings)
+    report = run_ingest(
+        [CORPUS], settings=settings, store=assistant.store, embedder=assistant.embedder
+    )
+    assert report.chunks_added > 0, f"the bundled corpus produced no chunks: {report}"
+    return assistant

@@ -1,5 +1,201 @@
-"""CLI commands (placeholder until its issue lands)."""
+"""``kubeplan eval``: score answers (or retrieval) against eval cases, write reports, gate on a
+baseline. All logic lives in ``assistant.evaluation``; this module parses options and prints."""
 
 from __future__ import annotations
 
-from . import app  # noqa: F401
+import datetime as dt
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..config import BUNDLED_CORPUS
+from . import app
+
+if TYPE_CHECKING:
+    from ..evaluation.results import EvalReport
+
+#: Where the project keeps its eval files (next to the bundled corpus in a checkout).
+EVALS_DIR = BUNDLED_CORPUS.parent / "evals"
+
+
+def _default_cases() -> Path:
+    local = Path("evals/cases.yaml")
+    return local if local.is_file() else EVALS_DIR / "cases.yaml"
+
+
+@contextmanager
+def _progress(console: Console, label: str) -> Iterator[Callable[[int, int, str], None] | None]:
+    """A rich progress bar on a terminal; nothing when stderr is redirected (CI logs)."""
+    if not console.is_terminal:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[case]}"),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None, case="")
+
+        def update(done: int, total: int, case: str) -> None:
+            bar.update(task, completed=done, total=total, case=case)
+
+        yield update
+
+
+@app.command("eval")
+def eval_command(
+    cases: Annotated[
+        Path | None,
+        typer.Option("--cases", help="Answer cases (YAML). Default: evals/cases.yaml."),
+    ] = None,
+    backend: Annotated[
+        list[str] | None,
+        typer.Option("--backend", "-b", help="Backend to evaluate; repeat to compare several."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Report folder. Default: evals/results/<timestamp>/."),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="Earlier report.json or baseline file to compare with."),
+    ] = None,
+    tolerance: Annotated[
+        float,
+        typer.Option("--tolerance", help="Largest allowed drop of a headline metric vs baseline."),
+    ] = 0.02,
+    fail_under: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-under",
+            help="METRIC=VALUE: fail when a metric is below VALUE (above, for must_not_rate "
+            "and latency). Repeatable.",
+        ),
+    ] = None,
+    retrieval: Annotated[
+        Path | None,
+        typer.Option("--retrieval", help="Retrieval set (YAML): question -> expected documents."),
+    ] = None,
+    collection: Annotated[
+        str | None,
+        typer.Option("--collection", help="Collection to retrieve from (retrieval evals)."),
+    ] = None,
+    k: Annotated[int, typer.Option("--k", min=1, max=50, help="Passages retrieved per question.")]
+    = 10,
+    write_baseline_to: Annotated[
+        Path | None,
+        typer.Option("--write-baseline", help="Also write this run as a compact baseline file."),
+    ] = None,
+) -> None:
+    """Run eval cases over one or more backends (or a retrieval set over a collection)."""
+    from ..api import Assistant
+    from ..evaluation import (
+        compare,
+        gate,
+        load_cases,
+        load_report,
+        load_retrieval_set,
+        parse_fail_under,
+        run_eval,
+        run_retrieval_eval,
+        write_baseline,
+        write_reports,
+    )
+
+    console = Console()
+    err = Console(stderr=True)
+    bounds = parse_fail_under(fail_under or [])
+    assistant = Assistant()
+    if retrieval is not None:
+        rset = load_retrieval_set(retrieval)
+        with _progress(err, f"retrieval {rset.name}") as progress:
+            report = run_retrieval_eval(
+                assistant, rset, collection=collection, k=k, progress=progress,
+                cases_file=str(retrieval),
+            )
+    else:
+        cases_path = cases or _default_cases()
+        case_list = load_cases(cases_path)
+        with _progress(err, "eval") as progress:
+            report = run_eval(
+                assistant, case_list, backend or None, k=k, progress=progress,
+                cases_file=str(cases_path),
+            )
+    if baseline is not None:
+        report = report.model_copy(
+            update={
+                "comparison": compare(
+                    report, load_report(baseline), baseline_name=str(baseline),
+                    tolerance=tolerance,
+                )
+            }
+        )
+    report = report.model_copy(update={"gate": gate(report, bounds)})
+    folder = out or Path("evals/results") / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    paths = write_reports(report, folder)
+    if write_baseline_to is not None:
+        write_baseline(report, write_baseline_to)
+    _print_summary(console, report)
+    console.print(f"reports: {paths['md']}  {paths['html']}  {paths['json']}")
+    if write_baseline_to is not None:
+        console.print(f"baseline written: {write_baseline_to}")
+    if not report.gate.ok:
+        # typer.Exit codes are dropped by `main()` (standalone_mode=False), SystemExit is not.
+        sys.exit(1)
+
+
+def _print_summary(console: Console, report: EvalReport) -> None:
+    from ..evaluation.report import fmt
+    from ..evaluation.report import headline_rows as rows_of
+
+    table = Table(title=f"kubeplan {report.kind} eval (95% bootstrap CI)")
+    table.add_column("metric")
+    for b in report.backends:
+        table.add_column(b, justify="right")
+    for row in rows_of(report):
+        # Labels like "status_accuracy[answered]" are not rich markup.
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+    if report.comparison:
+        for bc in report.comparison.backends:
+            delta = Table(title=f"{bc.backend} vs {report.comparison.baseline}")
+            for col in ("metric", "baseline", "current", "delta", "p (paired)"):
+                delta.add_column(col)
+            for d in bc.deltas:
+                style = "bold red" if d.regression else None
+                delta.add_row(
+                    escape(d.metric),
+                    fmt(d.baseline, d.metric),
+                    fmt(d.current, d.metric),
+                    "–" if d.delta is None else f"{d.delta:+.3f}",
+                    "–" if d.p_bootstrap is None else f"{d.p_bootstrap:.3f}",
+                    style=style,
+                )
+            console.print(delta)
+            console.print(escape("newly failing: " + (", ".join(bc.newly_failing) or "none")))
+            console.print(escape("newly passing: " + (", ".join(bc.newly_passing) or "none")))
+    if report.gate.failures:
+        console.print("[bold red]eval gate failed:[/]")
+        for failure in report.gate.failures:
+            console.print(f"  - {escape(failure)}")

@@ -1,0 +1,430 @@
+"""The ``llm`` backend: any LangChain chat model, checked against the catalogue.
+
+The model sees numbered passages and candidate decisions and replies with JSON. Every
+reply is validated (decision ids exist, citations are listed passages); a reply with
+problems is repaired once by asking again with the problems listed, and whatever is
+still invalid is dropped and counted in ``answer.meta``. LangChain objects stay here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..config import Settings
+from ..errors import BackendError, BackendUnavailableError
+from ..retrieval import Passage
+from ..schemas import AnswerEvent, AnswerMeta, PlanAnswer, Recommendation, Source
+from . import GenerationRequest, sources_event, unique_sources
+from .grounded import describe_profile, rank_candidates
+
+NAME = "llm"
+MAX_CANDIDATES = 12
+
+# provider -> (python module, pip package, environment variable with the key). The pip
+# packages are kubeplan's extras openai / anthropic / ollama.
+PROVIDERS: dict[str, tuple[str, str, str | None]] = {
+    "openai": ("langchain_openai", "langchain-openai", "OPENAI_API_KEY"),
+    "anthropic": ("langchain_anthropic", "langchain-anthropic", "ANTHROPIC_API_KEY"),
+    "ollama": ("langchain_ollama", "langchain-ollama", None),
+    "google_genai": ("langchain_google_genai", "langchain-google-genai", "GOOGLE_API_KEY"),
+    "mistralai": ("langchain_mistralai", "langchain-mistralai", "MISTRAL_API_KEY"),
+    "groq": ("langchain_groq", "langchain-groq", "GROQ_API_KEY"),
+}
+
+
+# --------------------------------------------------------------------------- reply model
+
+
+class LLMRecommendation(BaseModel):
+    """One recommendation as the model writes it (lenient; checked afterwards)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    decision_id: str
+    rationale: str = ""
+    confidence: str = "medium"
+    citations: list[int | str] = []
+
+
+class LLMAnswer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: str = "answered"
+    summary: str = ""
+    recommendations: list[LLMRecommendation] = []
+    open_questions: list[str] = []
+
+
+@dataclass
+class Checked:
+    """A parsed reply split into usable recommendations and the problems found."""
+
+    answer: LLMAnswer | None
+    recommendations: list[Recommendation] = field(default_factory=list)
+    cited: list[Passage] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- prompts
+
+
+@cache
+def prompt_template(name: str) -> str:
+    return (
+        resources.files("assistant.generation")
+        .joinpath(f"prompts/{name}.md")
+        .read_text(encoding="utf-8")
+    )
+
+
+def format_passages(passages: Sequence[Passage]) -> str:
+    lines = []
+    for i, p in enumerate(passages, 1):
+        where = " > ".join(p.chunk.heading_path)
+        origin = p.chunk.url or p.chunk.path
+        head = f"[{i}] {p.chunk.title}" + (f" > {where}" if where else "") + f" ({origin})"
+        lines.append(f"{head}\n{' '.join(p.chunk.text.split())}")
+    return "\n\n".join(lines) or "(no passages were retrieved)"
+
+
+def format_candidates(request: GenerationRequest) -> str:
+    """Candidate decisions: those the passages explain, best first, with their support."""
+    number = {p.chunk.id: i for i, p in enumerate(request.passages, 1)}
+    lines = []
+    for cand in rank_candidates(request)[:MAX_CANDIDATES]:
+        d = cand.decision
+        refs = sorted({number[p.chunk.id] for p, _ in cand.passages if p.chunk.id in number})
+        line = (
+            f"- {d.id}: {d.title}. Recommendation: {d.recommendation} "
+            f"When: {'; '.join(d.when)}. Avoid when: {'; '.join(d.avoid_when) or '-'}. "
+            f"Alternatives: {', '.join(d.alternatives) or '-'}. "
+            f"Supported by passages: {', '.join(f'[{r}]' for r in refs)}"
+        )
+        # One line per candidate: the model (and the offline fake) read them line by line.
+        lines.append(" ".join(line.split()))
+    return "\n".join(lines) or "(no catalogue decision is explained by the passages)"
+
+
+def format_history(request: GenerationRequest) -> str:
+    turns = request.history[-6:]
+    return "\n".join(f"{t.role}: {t.content}" for t in turns) or "(none)"
+
+
+def build_prompt(request: GenerationRequest) -> str:
+    return prompt_template("answer").format(
+        profile=describe_profile(request.profile) or "(nothing known yet)",
+        history=format_history(request),
+        candidates=format_candidates(request),
+        passages=format_passages(request.passages),
+        question=request.standalone_question,
+    )
+
+
+# --------------------------------------------------------------------------- checking
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+
+
+def parse_reply(text: str) -> tuple[LLMAnswer | None, str | None]:
+    """The reply as ``LLMAnswer``, or the reason it is not one."""
+    fenced = _FENCE.search(text)
+    body = fenced.group(1) if fenced else text
+    start, end = body.find("{"), body.rfind("}")
+    if start < 0 or end <= start:
+        return None, "the reply is not a JSON object"
+    try:
+        data = json.loads(body[start : end + 1])
+    except json.JSONDecodeError as exc:
+        return None, f"the reply is not valid JSON ({exc.msg} at character {exc.pos})"
+    try:
+        return LLMAnswer.model_validate(data), None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        return None, f"the JSON does not have the expected form ({loc}: {first['msg']})"
+
+
+def _citation(ref: int | str, passages: Sequence[Passage]) -> Passage | None:
+    if isinstance(ref, str):
+        stripped = ref.strip().strip("[]")
+        if stripped.isdigit():
+            ref = int(stripped)
+        else:
+            return next((p for p in passages if p.chunk.id == stripped), None)
+    if isinstance(ref, int) and 1 <= ref <= len(passages):
+        return passages[ref - 1]
+    return None
+
+
+def check_reply(text: str, request: GenerationRequest) -> Checked:
+    parsed, error = parse_reply(text)
+    if parsed is None:
+        return Checked(answer=None, problems=[error or "unusable reply"])
+    checked = Checked(answer=parsed)
+    if parsed.status not in ("answered", "insufficient_evidence", "out_of_scope"):
+        checked.problems.append(
+            f"status {parsed.status!r} is not one of answered, insufficient_evidence, "
+            "out_of_scope"
+        )
+    seen: set[str] = set()
+    for i, rec in enumerate(parsed.recommendations, 1):
+        decision = request.catalogue.get(rec.decision_id)
+        if decision is None:
+            checked.problems.append(
+                f"recommendation {i}: decision id {rec.decision_id!r} is not in the "
+                "candidate list or the catalogue"
+            )
+            continue
+        if rec.decision_id in seen:
+            continue
+        cited: list[Passage] = []
+        bad = []
+        for ref in rec.citations:
+            passage = _citation(ref, request.passages)
+            if passage is None:
+                bad.append(str(ref))
+            elif passage not in cited:
+                cited.append(passage)
+        if bad:
+            checked.problems.append(
+                f"recommendation {i} ({rec.decision_id}): citations {', '.join(bad)} are not "
+                f"numbers of listed passages (1 to {len(request.passages)})"
+            )
+            continue
+        if not cited:
+            checked.problems.append(
+                f"recommendation {i} ({rec.decision_id}): cites no passage; every "
+                "recommendation needs at least one"
+            )
+            continue
+        seen.add(rec.decision_id)
+        confidence: Literal["high", "medium", "low"] = (
+            rec.confidence if rec.confidence in ("high", "medium", "low") else "medium"  # type: ignore[assignment]
+        )
+        sources = [p.to_source() for p in cited]
+        checked.recommendations.append(
+            Recommendation(
+                decision_id=decision.id,
+                title=decision.title,
+                recommendation=decision.recommendation,
+                rationale=rec.rationale.strip() or "The cited passages support it.",
+                tradeoffs=list(decision.tradeoffs),
+                confidence=confidence,
+                citations=[s.id for s in sources],
+            )
+        )
+        checked.cited.extend(cited)
+    return checked
+
+
+def to_answer(
+    request: GenerationRequest, checked: Checked, meta: AnswerMeta, model: str
+) -> PlanAnswer:
+    parsed = checked.answer
+    meta = meta.model_copy(update={"model": model})
+    if parsed is None:
+        return PlanAnswer(
+            question=request.question,
+            status="insufficient_evidence",
+            summary="The language model's reply could not be used; the nearest passages are "
+            "listed as sources.",
+            sources=[p.to_source() for p in request.passages[:3]],
+            profile=request.profile,
+            backend=NAME,
+            meta=meta,
+        )
+    status = parsed.status
+    recommendations = checked.recommendations if status == "answered" else []
+    if status not in ("answered", "insufficient_evidence", "out_of_scope") or (
+        status == "answered" and not recommendations
+    ):
+        status = "insufficient_evidence"
+    sources: list[Source] = (
+        unique_sources([p.to_source() for p in checked.cited])
+        if recommendations
+        else ([p.to_source() for p in request.passages[:3]] if status != "out_of_scope" else [])
+    )
+    return PlanAnswer(
+        question=request.question,
+        status=status,
+        summary=parsed.summary.strip() or "See the recommendations.",
+        recommendations=recommendations,
+        open_questions=[q for q in parsed.open_questions if q.strip()][:5],
+        sources=sources,
+        profile=request.profile,
+        backend=NAME,
+        meta=meta,
+    )
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def build_chat_model(settings: Settings) -> Any:
+    """``settings.llm_model`` as a LangChain chat model, or a clear error naming the fix."""
+    spec = (settings.llm_model or "").strip()
+    if not spec:
+        raise BackendUnavailableError(
+            "the llm backend has no model configured.",
+            "set KUBEPLAN_LLM_MODEL to provider:model (e.g. openai:gpt-4o-mini, "
+            "anthropic:claude-sonnet-4-5, ollama:llama3.1), or use the grounded backend.",
+        )
+    if spec.startswith("fake"):
+        from .fake import fake_chat_model
+
+        return fake_chat_model(spec)
+    if ":" not in spec:
+        raise BackendUnavailableError(
+            f"KUBEPLAN_LLM_MODEL={spec!r} does not name a provider.",
+            "write it as provider:model, e.g. openai:gpt-4o-mini or ollama:llama3.1.",
+        )
+    provider = spec.split(":", 1)[0]
+    package, extra, key = PROVIDERS.get(provider, (None, None, None))
+    if package and importlib.util.find_spec(package) is None:
+        raise BackendUnavailableError(
+            f"KUBEPLAN_LLM_MODEL={spec} needs the Python package {package}, which is not "
+            "installed.",
+            f"pip install {extra} (the kubeplan extra of that provider installs it too).",
+        )
+    if key and not os.environ.get(key):
+        raise BackendUnavailableError(
+            f"KUBEPLAN_LLM_MODEL={spec} needs an API key in {key}, which is not set.",
+            f"export {key}=... (or put it in .env), or choose another KUBEPLAN_LLM_MODEL.",
+        )
+    from langchain.chat_models import init_chat_model
+
+    try:
+        return init_chat_model(
+            spec, temperature=settings.llm_temperature, timeout=settings.llm_timeout
+        )
+    except (ImportError, ValueError) as exc:
+        raise BackendUnavailableError(
+            f"cannot create the chat model KUBEPLAN_LLM_MODEL={spec}: {exc}",
+            "check the provider name and install its LangChain package.",
+        ) from exc
+
+
+def _call_error(exc: Exception, spec: str) -> BackendError:
+    kind = type(exc).__name__.lower()
+    text = str(exc).lower()
+    provider = spec.split(":", 1)[0]
+    if "connect" in kind or "connection" in text or "refused" in text or "timeout" in kind:
+        where = (
+            "OLLAMA_HOST (default http://localhost:11434); start it with `ollama serve`"
+            if provider == "ollama"
+            else "the provider's API"
+        )
+        return BackendUnavailableError(
+            f"cannot reach the language model {spec}: {exc}",
+            f"check the network and {where}, or use --backend grounded.",
+        )
+    if "auth" in kind or "permission" in kind or "401" in text or "api key" in text:
+        key = PROVIDERS.get(provider, (None, None, None))[2] or "the provider's API key"
+        return BackendUnavailableError(
+            f"the language model {spec} rejected the credentials: {exc}",
+            f"check {key}.",
+        )
+    return BackendError(
+        f"the language model {spec} failed: {exc}",
+        "retry, or use --backend grounded.",
+    )
+
+
+class LLMGenerator:
+    """Asks a chat model, validates, repairs once, drops what is still invalid."""
+
+    def __init__(self, settings: Settings, chat_model: Any | None = None) -> None:
+        self._settings = settings
+        self._model = chat_model
+        self._spec = settings.llm_model or (
+            f"custom:{type(chat_model).__name__}" if chat_model is not None else ""
+        )
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = build_chat_model(self._settings)
+        return self._model
+
+    def _invoke(self, messages: list[Any]) -> str:
+        try:
+            reply = self.model().invoke(messages)
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise _call_error(exc, self._spec) from exc
+        return _text(reply.content)
+
+    def _stream(self, messages: list[Any]) -> Iterator[str]:
+        try:
+            for chunk in self.model().stream(messages):
+                text = _text(chunk.content)
+                if text:
+                    yield text
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise _call_error(exc, self._spec) from exc
+
+    def generate(self, request: GenerationRequest) -> PlanAnswer:
+        messages = self._messages(request)
+        return self._finish(request, messages, self._invoke(messages))
+
+    def stream(self, request: GenerationRequest) -> Iterator[AnswerEvent]:
+        yield sources_event(request.passages)
+        messages = self._messages(request)
+        parts = []
+        for token in self._stream(messages):
+            parts.append(token)
+            yield AnswerEvent(kind="token", text=token)
+        yield AnswerEvent(kind="answer", answer=self._finish(request, messages, "".join(parts)))
+
+    def _messages(self, request: GenerationRequest) -> list[Any]:
+        from langchain_core.messages import HumanMessage
+
+        return [HumanMessage(content=build_prompt(request))]
+
+    def _finish(self, request: GenerationRequest, messages: list[Any], reply: str) -> PlanAnswer:
+        from langchain_core.messages import AIMessage, HumanMessage
+
+        checked = check_reply(reply, request)
+        meta = AnswerMeta(standalone_question=request.standalone_question)
+        if checked.problems:
+            repair = prompt_template("repair").format(
+                errors="\n".join(f"- {p}" for p in checked.problems)
+            )
+            second = self._invoke(
+                [*messages, AIMessage(content=reply), HumanMessage(content=repair)]
+            )
+            rechecked = check_reply(second, request)
+            if rechecked.answer is not None or checked.answer is None:
+                checked = rechecked
+            meta = meta.model_copy(
+                update={"repaired": True, "dropped": list(checked.problems)}
+            )
+        return to_answer(request, checked, meta, self._spec)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part if isinstance(part, str) else str(part.get("text", ""))
+            for part in content
+            if isinstance(part, str | dict)
+        )
+    return str(content)

@@ -1,0 +1,450 @@
+"""The ingestion pipeline: walk, load, chunk, embed, upsert, delete; incremental and crash-safe.
+
+The store is the source of truth. A file counts as unchanged only when its bytes hash
+to what the manifest recorded AND the store holds exactly the chunk ids the manifest
+lists for it; otherwise the file is chunked again and compared with what the store
+holds. Per file, new chunks are upserted before stale ones are deleted, so a run killed
+at any point (kill -9) leaves at worst extra chunks, which the next run deletes. The
+manifest (``<data_dir>/manifests/``) is only a cache, rewritten atomically at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .chunking import chunk_document, embedding_text, source_key
+from .config import Settings
+from .embedding import Embedder
+from .errors import InputError, KubeplanError, StoreLockedError
+from .loading import FoundFile, SkippedFile, parse_file, read_file, walk
+from .loading import file_hash as hash_bytes
+from .schemas import Chunk, CollectionStats, FileIssue, IngestReport
+from .store import VectorStore, check_embedder
+
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """Where an ingest run is; handed to the progress callback after each file and batch."""
+
+    files_total: int
+    files_done: int
+    chunks_embedded: int
+    chunks_pending: int
+    current: str = ""
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+# --------------------------------------------------------------------------- lock
+
+
+def lock_path(settings: Settings) -> Path:
+    return settings.data_dir / "ingest.lock"
+
+
+@contextlib.contextmanager
+def ingest_lock(settings: Settings) -> Iterator[None]:
+    """Hold the write lock of the embedded store; a no-op in server mode.
+
+    Chroma's embedded store is not process-safe, so a second writer must not start.
+    """
+    if settings.chroma_url:
+        yield
+        return
+    from filelock import FileLock, Timeout
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = lock_path(settings)
+    info = path.with_name(path.name + ".pid")
+    lock = FileLock(str(path), timeout=settings.lock_timeout, thread_local=False)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        try:
+            pid = info.read_text(encoding="utf-8").strip() or "?"
+        except OSError:
+            pid = "?"
+        raise StoreLockedError(
+            f"Another kubeplan process (pid {pid}) is writing {settings.data_dir}.",
+            "wait for it to finish, or set KUBEPLAN_LOCK_TIMEOUT=seconds to wait for it.",
+        ) from exc
+    try:
+        # The lock file itself is truncated by every process that tries it: keep the
+        # owner's pid beside it.
+        info.write_text(str(os.getpid()), encoding="utf-8")
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            info.unlink()
+        lock.release()
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def manifest_path(settings: Settings, location: str, collection: str) -> Path:
+    tag = hashlib.sha1(location.encode("utf-8")).hexdigest()[:8]
+    return settings.data_dir / "manifests" / f"{collection}-{tag}.json"
+
+
+def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """source -> {"file_hash", "chunk_ids"}; empty when missing or unreadable (it is a cache)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
+        return {}
+    sources = data.get("sources")
+    return sources if isinstance(sources, dict) else {}
+
+
+def write_manifest(path: Path, collection: str, sources: dict[str, dict[str, Any]]) -> None:
+    """Write atomically: a crash leaves the old manifest or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    payload = {"version": MANIFEST_VERSION, "collection": collection, "sources": sources}
+    tmp.write_text(json.dumps(payload, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+@dataclass
+class _FileWork:
+    source: str
+    stale: set[str]
+    waiting: int  # new chunks of this file not yet upserted
+
+
+@dataclass
+class _Run:
+    store: VectorStore
+    embedder: Embedder
+    collection: str
+    report: IngestReport
+    flush_size: int
+    progress: ProgressCallback | None
+    files_total: int = 0
+    files_done: int = 0
+    pending: list[tuple[Chunk, _FileWork]] = field(default_factory=list)
+    started: bool = False  # whether this run has changed the store yet
+
+    def notify(self, current: str = "") -> None:
+        if self.progress:
+            self.progress(
+                IngestProgress(
+                    files_total=self.files_total,
+                    files_done=self.files_done,
+                    chunks_embedded=self.report.chunks_embedded,
+                    chunks_pending=len(self.pending),
+                    current=current,
+                )
+            )
+
+    def before_write(self) -> None:
+        # A new generation before the first write: a reader never pairs the old
+        # generation with a changed store, even if this run dies before its end.
+        if not self.started:
+            self.started = True
+            self.store.set_meta(self.collection, {"generation": _new_generation()})
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.before_write()
+            self.store.delete(self.collection, sorted(ids))
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        vectors = self.embedder.embed_documents([embedding_text(c) for c, _ in batch])
+        self.before_write()
+        self.store.upsert(self.collection, [c for c, _ in batch], vectors)
+        self.report.chunks_embedded += len(batch)
+        for _, work in batch:
+            work.waiting -= 1
+            if work.waiting == 0:
+                self.delete(sorted(work.stale))
+        self.notify()
+
+
+def run_ingest(
+    paths: Sequence[Path | str],
+    *,
+    settings: Settings,
+    store: VectorStore,
+    embedder: Embedder,
+    collection: str | None = None,
+    rebuild: bool = False,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Bring ``collection`` in line with the files under ``paths``; see the module doc."""
+    started = time.perf_counter()
+    name = collection or settings.collection
+    found = walk(
+        [Path(p) for p in paths],
+        include=include,
+        exclude=exclude,
+        allowed_suffixes=settings.allowed_suffixes,
+        corpus_dir=settings.corpus_dir,
+    )
+    roots = [r.as_posix() for r in found.roots]
+    roots += sorted({f.root.as_posix() for f in found.files} - set(roots))
+    report = IngestReport(
+        collection=name,
+        roots=roots,
+        files_skipped=list(found.skipped),
+        rebuilt=rebuild,
+    )
+    if rebuild:
+        store.drop(name)
+    check_embedder(store, name, embedder.name, embedder.dimension)
+    existed = name in store.collections()
+    if not existed:
+        store.set_meta(name, {"embedder": embedder.name, "dimension": embedder.dimension})
+    stored = store.ids_by_path(name)
+    mpath = manifest_path(settings, store.location, name)
+    manifest = {} if rebuild else read_manifest(mpath)
+    new_manifest: dict[str, dict[str, Any]] = {}
+    run = _Run(
+        store=store,
+        embedder=embedder,
+        collection=name,
+        report=report,
+        flush_size=max(settings.embed_batch_size * 4, 16),
+        progress=progress,
+        files_total=len(found.files),
+    )
+    run.notify()
+    budget = min(settings.chunk_tokens, embedder.max_tokens)
+    seen: set[str] = set()
+    for item in found.files:
+        source = source_key(item.root.as_posix(), item.rel)
+        if source in seen:
+            continue
+        seen.add(source)
+        report.files_seen += 1
+        run.files_done += 1
+        _ingest_file(run, item, source, stored, manifest, new_manifest, settings, budget)
+        if len(run.pending) >= run.flush_size:
+            run.flush()
+        run.notify(item.rel)
+    run.flush()
+    removed = _delete_removed(
+        run, found.roots, seen, stored, new_manifest, filtered=bool(include or exclude)
+    )
+    for source, entry in manifest.items():
+        # Sources of other roots in this collection keep their cache entries.
+        if source not in new_manifest and source in stored and source not in removed:
+            new_manifest[source] = entry
+    meta: dict[str, Any] = {"last_ingest": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    if run.started:
+        meta["generation"] = _new_generation()
+    store.set_meta(name, meta)
+    write_manifest(mpath, name, new_manifest)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _ingest_file(
+    run: _Run,
+    item: FoundFile,
+    source: str,
+    stored: dict[str, set[str]],
+    manifest: dict[str, dict[str, Any]],
+    new_manifest: dict[str, dict[str, Any]],
+    settings: Settings,
+    budget: int,
+) -> None:
+    report = run.report
+    old = stored.get(source, set())
+    try:
+        data = read_file(item, max_file_bytes=settings.max_file_bytes)
+    except SkippedFile as exc:
+        report.files_skipped.append(FileIssue(path=item.rel, reason=exc.problem))
+        _keep(source, old, manifest, new_manifest)
+        return
+    digest = hash_bytes(data)
+    known = manifest.get(source)
+    if (
+        known
+        and known.get("file_hash") == digest
+        and old
+        and set(known.get("chunk_ids", ())) == old
+    ):
+        report.files_unchanged += 1
+        report.chunks_unchanged += len(old)
+        new_manifest[source] = known
+        return
+    try:
+        doc = parse_file(item, data, corpus_dir=settings.corpus_dir)
+        chunks = chunk_document(
+            doc,
+            collection=run.collection,
+            count_tokens=run.embedder.count_tokens,
+            max_tokens=budget,
+            overlap=settings.chunk_overlap,
+        )
+    except SkippedFile as exc:
+        report.files_skipped.append(FileIssue(path=item.rel, reason=exc.problem))
+        _keep(source, old, manifest, new_manifest)
+        return
+    except KubeplanError as exc:
+        # Nothing already stored is lost: the file's previous chunks stay.
+        report.files_failed.append(FileIssue(path=item.rel, reason=exc.problem))
+        _keep(source, old, manifest, new_manifest)
+        return
+    except (ValueError, OSError) as exc:
+        report.files_failed.append(FileIssue(path=item.rel, reason=f"{type(exc).__name__}: {exc}"))
+        _keep(source, old, manifest, new_manifest)
+        return
+    report.warnings.extend(FileIssue(path=item.rel, reason=w) for w in doc.warnings)
+    expected = {c.id: c for c in chunks}
+    new_ids = [i for i in expected if i not in old]
+    stale = old - expected.keys()
+    kept = len(expected) - len(new_ids)
+    updated = min(len(new_ids), len(stale))
+    report.chunks_updated += updated
+    report.chunks_added += len(new_ids) - updated
+    report.chunks_deleted += len(stale) - updated
+    report.chunks_unchanged += kept
+    if new_ids or stale:
+        report.files_ingested += 1
+    else:
+        report.files_unchanged += 1
+    new_manifest[source] = {"file_hash": digest, "chunk_ids": sorted(expected)}
+    work = _FileWork(source=source, stale=set(stale), waiting=len(new_ids))
+    if not new_ids:
+        run.delete(sorted(stale))
+        return
+    run.pending.extend((expected[i], work) for i in new_ids)
+
+
+def _keep(
+    source: str,
+    old: set[str],
+    manifest: dict[str, dict[str, Any]],
+    new_manifest: dict[str, dict[str, Any]],
+) -> None:
+    """A file that could not be read this time keeps what the store has of it."""
+    if old:
+        previous = manifest.get(source, {})
+        new_manifest[source] = {
+            "file_hash": previous.get("file_hash", ""),
+            "chunk_ids": sorted(old),
+        }
+
+
+def _delete_removed(
+    run: _Run,
+    roots: Sequence[Path],
+    seen: set[str],
+    stored: dict[str, set[str]],
+    new_manifest: dict[str, dict[str, Any]],
+    filtered: bool,
+) -> set[str]:
+    """Delete chunks of sources under the walked roots that are gone.
+
+    Without include/exclude globs, a source the walk did not find is gone. With them,
+    only sources whose file no longer exists are: a narrower run must not wipe the rest.
+    Other roots' chunks in the same collection are never touched.
+    """
+    prefixes = [r.as_posix().rstrip("/") + "/" for r in roots]
+    removed: set[str] = set()
+    for source, ids in stored.items():
+        if source in seen or not any(source.startswith(p) for p in prefixes):
+            continue
+        if filtered and os.path.exists(source):
+            continue
+        run.report.chunks_deleted += len(ids)
+        run.delete(sorted(ids))
+        removed.add(source)
+    return removed
+
+
+def _new_generation() -> str:
+    return uuid.uuid4().hex
+
+
+def ingest(
+    paths: Sequence[Path | str] | None,
+    *,
+    settings: Settings,
+    collection: str | None = None,
+    rebuild: bool = False,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    progress: ProgressCallback | None = None,
+    embedder: Embedder | None = None,
+    store_factory: Callable[[], VectorStore] | None = None,
+) -> IngestReport:
+    """Run the pipeline under the write lock (what ``Assistant.ingest`` does).
+
+    ``paths`` defaults to ``settings.corpus_dir``. The store is opened (by
+    ``store_factory``, default ``open_store``) only once the lock is held.
+    """
+    from .embedding import make_embedder
+    from .store import open_store
+
+    targets = list(paths) if paths else [settings.corpus_dir]
+    for target in targets:
+        if not Path(target).expanduser().exists():
+            raise InputError(
+                f"{target} does not exist.",
+                "pass a folder or file that exists (the default is the bundled corpus/).",
+            )
+    embedder = embedder or make_embedder(settings)
+    with ingest_lock(settings):
+        store = store_factory() if store_factory else open_store(settings)
+        return run_ingest(
+            targets,
+            settings=settings,
+            store=store,
+            embedder=embedder,
+            collection=collection,
+            rebuild=rebuild,
+            include=include,
+            exclude=exclude,
+            progress=progress,
+        )
+
+
+def collection_stats(store: VectorStore, collection: str) -> CollectionStats:
+    """Chunk, source and topic counts of a collection (``CollectionNotFoundError`` if absent)."""
+    count = store.count(collection)
+    sources: set[str] = set()
+    topics: dict[str, int] = {}
+    for chunk in store.iter_chunks(collection):
+        sources.add(source_key(chunk.root, chunk.path))
+        if chunk.topic:
+            topics[chunk.topic] = topics.get(chunk.topic, 0) + 1
+    last = store.get_meta(collection).get("last_ingest")
+    last_ingest = None
+    if isinstance(last, str):
+        with contextlib.suppress(ValueError):
+            last_ingest = dt.datetime.fromisoformat(last)
+    return CollectionStats(
+        collection=collection,
+        chunks=count,
+        sources=len(sources),
+        topics=dict(sorted(topics.items())),
+        last_ingest=last_ingest,
+        location=store.location,
+    )

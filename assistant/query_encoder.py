@@ -1,0 +1,199 @@
+"""Query embeddings without torch: the BERT forward pass of a sentence-transformers
+MiniLM model in numpy, for one short text at a time.
+
+Importing sentence-transformers (and torch) takes seconds; a question needs one forward
+pass of about twenty tokens, which numpy does in a millisecond. The weights and the
+tokenizer are the model's own files, so the vectors equal the torch ones to float32
+rounding (``tests/test_retrieval.py`` checks cosine > 0.9999). Documents are still
+embedded by the torch model, batched, at ingest.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .embedding import Embedder
+
+_lock = threading.Lock()
+
+
+def supports(path: Path) -> bool:
+    """A BERT model with mean pooling and normalisation, stored as safetensors."""
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+        pooling = json.loads((path / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
+    return (
+        config.get("model_type") == "bert"
+        and config.get("hidden_act") == "gelu"
+        and config.get("position_embedding_type", "absolute") == "absolute"
+        and kinds == ["Transformer", "Pooling", "Normalize"]
+        and bool(pooling.get("pooling_mode_mean_tokens"))
+        and not any(
+            pooling.get(k)
+            for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens")
+        )
+        and (path / "model.safetensors").is_file()
+        and (path / "tokenizer.json").is_file()
+    )
+
+
+def _erf(x: Any) -> Any:
+    """Abramowitz-Stegun 7.1.26 (error < 1.5e-7, below float32 resolution here)."""
+    import numpy as np
+
+    sign = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (
+        0.254829592
+        + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
+    return sign * (1.0 - poly * np.exp(-a * a))
+
+
+class NumpyBert:
+    """The encoder of a BERT sentence-transformers model, mean-pooled and normalised."""
+
+    def __init__(self, path: Path) -> None:
+        import numpy as np
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        st_config = json.loads(
+            (path / "sentence_bert_config.json").read_text(encoding="utf-8")
+        ) if (path / "sentence_bert_config.json").is_file() else {}
+        self.heads = int(config["num_attention_heads"])
+        self.layers = int(config["num_hidden_layers"])
+        self.eps = float(config.get("layer_norm_eps", 1e-12))
+        self.max_len = int(st_config.get("max_seq_length", 256))
+        weights = load_file(str(path / "model.safetensors"))
+        prefix = "bert." if "bert.embeddings.word_embeddings.weight" in weights else ""
+        self.w = {
+            k[len(prefix) :]: v.astype(np.float32)
+            for k, v in weights.items()
+            if k.startswith(prefix) and not k.endswith("position_ids")
+        }
+        # Transposed once, so each layer is x @ W.
+        for name in list(self.w):
+            if name.endswith(".weight") and self.w[name].ndim == 2 and "embeddings" not in name:
+                self.w[name] = np.ascontiguousarray(self.w[name].T)
+        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=self.max_len)
+
+    def _norm(self, x: Any, name: str) -> Any:
+        import numpy as np
+
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + self.eps) * self.w[f"{name}.weight"] + self.w[
+            f"{name}.bias"
+        ]
+
+    def encode(self, text: str) -> list[float]:
+        import numpy as np
+
+        ids = np.asarray(self.tokenizer.encode(text).ids, dtype=np.int64)
+        w = self.w
+        n = len(ids)
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][:n]
+            + w["embeddings.token_type_embeddings.weight"][0]
+        )
+        x = self._norm(x, "embeddings.LayerNorm")
+        hidden = x.shape[-1]
+        d = hidden // self.heads
+        scale = np.float32(1.0 / np.sqrt(d))
+        for i in range(self.layers):
+            p = f"encoder.layer.{i}"
+            q = (x @ w[f"{p}.attention.self.query.weight"] + w[f"{p}.attention.self.query.bias"])
+            k = x @ w[f"{p}.attention.self.key.weight"] + w[f"{p}.attention.self.key.bias"]
+            v = x @ w[f"{p}.attention.self.value.weight"] + w[f"{p}.attention.self.value.bias"]
+            q = q.reshape(n, self.heads, d).transpose(1, 0, 2)
+            k = k.reshape(n, self.heads, d).transpose(1, 2, 0)
+            v = v.reshape(n, self.heads, d).transpose(1, 0, 2)
+            scores = (q @ k) * scale
+            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            scores /= scores.sum(-1, keepdims=True)
+            ctx = (scores @ v).transpose(1, 0, 2).reshape(n, hidden)
+            attn = ctx @ w[f"{p}.attention.output.dense.weight"] + w[
+                f"{p}.attention.output.dense.bias"
+            ]
+            x = self._norm(attn + x, f"{p}.attention.output.LayerNorm")
+            h = x @ w[f"{p}.intermediate.dense.weight"] + w[f"{p}.intermediate.dense.bias"]
+            h = 0.5 * h * (1.0 + _erf(h / np.sqrt(2.0)))
+            out = h @ w[f"{p}.output.dense.weight"] + w[f"{p}.output.dense.bias"]
+            x = self._norm(out + x, f"{p}.output.LayerNorm")
+        pooled = x.mean(0)
+        pooled = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+        return [float(v) for v in pooled]
+
+
+@cache
+def _model(path: str) -> NumpyBert:
+    return NumpyBert(Path(path))
+
+
+class FastQueryEmbedder:
+    """An ``Embedder`` that embeds queries in numpy and delegates everything else."""
+
+    def __init__(self, base: Embedder, model_path: Path) -> None:
+        self._base = base
+        self._path = model_path
+
+    @property
+    def name(self) -> str:
+        return self._base.name
+
+    @property
+    def dimension(self) -> int:
+        return self._base.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._base.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return self._base.count_tokens(text)
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        return self._base.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        with _lock:
+            model = _model(str(self._path))
+            with _one_blas_thread():
+                return model.encode(text)
+
+
+def _one_blas_thread() -> Any:
+    """Matrices of twenty rows lose more to BLAS thread hand-offs than they gain (600 ms
+    against 20 ms on a busy two-core machine), so the forward pass runs on one thread."""
+    import contextlib
+    import importlib
+
+    try:
+        # threadpoolctl comes with scikit-learn (a sentence-transformers dependency).
+        threadpoolctl = importlib.import_module("threadpoolctl")
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpoolctl.threadpool_limits(limits=1, user_api="blas")
+
+
+def fast_query_embedder(base: Embedder) -> Embedder:
+    """``base`` with numpy query embedding when its model allows it, else ``base``."""
+    path = getattr(base, "path", None)
+    if isinstance(path, Path) and supports(path):
+        return FastQueryEmbedder(base, path)
+    return base

@@ -1,0 +1,212 @@
+"""Answer latency: warm ``ask`` and ``retrieve`` against a bare vector query, and a cold
+``kubeplan ask`` against a bare interpreter start.
+
+Run: ``.venv/bin/python -m benchmarks.bench_answer [--data-dir DIR] [--k8s] [--seed DIR
+--seed-collection NAME] [--rounds N] [--json]``.
+
+1. The bundled corpus is ingested (real model) into collection ``bench`` of a bench data
+   directory, reused when it exists. With ``--k8s`` the Kubernetes docs from
+   ``../shared/corpora`` plus the bundled corpus go into collection ``bench-k8s``; ``--seed``
+   copies a data dir that already holds the Kubernetes docs (e.g. the ingest benchmark's) so
+   nothing is embedded twice.
+2. Warm: one ``Assistant`` asks each question ``--rounds`` times (after one warm-up pass);
+   p50/p95 of ``ask`` and ``retrieve``. The baseline, measured in the same run on the same
+   questions: a bare ``embed_query`` + ``store.query`` of the same k.
+3. Cold: ``kubeplan ask QUESTION --json`` in a fresh process, against ``python -c pass``.
+
+Timings depend on the machine and on what else runs on it: compare ratios, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from assistant import Assistant
+from assistant.config import BUNDLED_CORPUS, Settings
+from assistant.ingest import run_ingest
+
+REPO = Path(__file__).resolve().parent.parent
+K8S_DOCS = REPO.parent / "shared" / "corpora" / "kubernetes-docs"
+DEFAULT_DIR = REPO / ".kubeplan" / "bench-answer"
+
+QUESTIONS = [
+    "How many etcd members should we run?",
+    "Should we use EKS or run our own control plane with kubeadm? We are 4 engineers.",
+    "We want to cut costs for stateless web services and nightly batch jobs.",
+    "We are a bank with PCI workloads: namespaces or separate clusters per team?",
+    "Which CNI should we pick for an on-prem cluster with BGP?",
+    "How do we keep secrets out of Git with Argo CD?",
+    "Vault or AWS Secrets Manager for our EKS clusters?",
+    "How should we run Windows containers next to Linux ones?",
+    "What do we need for GPU nodes for ML training?",
+    "k3s for 300 retail stores with flaky links?",
+    "Ingress controller or Gateway API for new clusters?",
+    "How do developers log in to clusters with our Okta SSO?",
+    "What should we monitor and alert on for the control plane?",
+    "How do we make sure only signed images run?",
+    "Should we run Postgres in the cluster or use RDS?",
+    "How do we spread workloads across three availability zones?",
+]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def prepare(
+    data_dir: Path,
+    collection: str,
+    roots: list[Path],
+    seed: Path | None,
+    seed_collection: str | None,
+) -> Assistant:
+    if seed is not None and not data_dir.exists():
+        shutil.copytree(seed, data_dir, ignore=shutil.ignore_patterns("ingest.lock*"))
+    name = seed_collection if seed is not None and seed_collection else collection
+    settings = Settings(data_dir=data_dir, collection=name, _env_file=None)  # type: ignore[call-arg]
+    assistant = Assistant(settings)
+    have = name in assistant.store.collections() and assistant.store.count(name) > 0
+    wanted = [BUNDLED_CORPUS] if seed is not None else roots
+    if not have or seed is not None:
+        started = time.perf_counter()
+        report = run_ingest(
+            wanted, settings=settings, store=assistant.store, embedder=assistant.embedder
+        )
+        print(
+            f"ingested {report.files_ingested} files, {report.chunks_embedded} chunks embedded "
+            f"into {name!r} in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+        )
+    return assistant
+
+
+def warm(assistant: Assistant, rounds: int) -> dict[str, Any]:
+    k = assistant.settings.top_k
+    name = assistant.settings.collection
+    for q in QUESTIONS:  # warm-up: model, keyword index, catalogue, caches
+        assistant.ask(q)
+    store = assistant.store
+    embedder = assistant.retriever._embedder
+    ask_ms: list[float] = []
+    retrieve_ms: list[float] = []
+    base_ms: list[float] = []
+    for _ in range(rounds):
+        for q in QUESTIONS:
+            base_ms.append(timed(lambda q=q: store.query(name, embedder.embed_query(q), k)))
+            retrieve_ms.append(timed(lambda q=q: assistant.retrieve(q)))
+            ask_ms.append(timed(lambda q=q: assistant.ask(q)))
+    chunks = store.count(name)
+    b50 = statistics.median(base_ms)
+    return {
+        "collection": name,
+        "chunks": chunks,
+        "samples": len(ask_ms),
+        "baseline_p50_ms": round(b50, 2),
+        "baseline_p95_ms": round(percentile(base_ms, 0.95), 2),
+        "retrieve_p50_ms": round(statistics.median(retrieve_ms), 2),
+        "retrieve_p95_ms": round(percentile(retrieve_ms, 0.95), 2),
+        "ask_p50_ms": round(statistics.median(ask_ms), 2),
+        "ask_p95_ms": round(percentile(ask_ms, 0.95), 2),
+        "retrieve_vs_baseline": round(statistics.median(retrieve_ms) / b50, 2),
+        "ask_vs_baseline": round(statistics.median(ask_ms) / b50, 2),
+    }
+
+
+def cold(data_dir: Path, collection: str, runs: int) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "KUBEPLAN_DATA_DIR": str(data_dir),
+        "KUBEPLAN_COLLECTION": collection,
+    }
+    kubeplan = Path(sys.executable).parent / "kubeplan"
+    command = [str(kubeplan), "ask", QUESTIONS[0], "--json"]
+    bare = [sys.executable, "-c", "pass"]
+    ask_s: list[float] = []
+    bare_s: list[float] = []
+    for _ in range(runs):
+        bare_s.append(timed(lambda: subprocess.run(bare, check=True, env=env)) / 1000)
+        ask_s.append(
+            timed(lambda: subprocess.run(command, check=True, env=env, capture_output=True))
+            / 1000
+        )
+    a50, b50 = statistics.median(ask_s), statistics.median(bare_s)
+    return {
+        "runs": runs,
+        "cold_ask_s": round(a50, 2),
+        "python_start_s": round(b50, 3),
+        "cold_vs_python_start": round(a50 / b50, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--k8s", action="store_true", help="Also bundled corpus + k8s docs.")
+    parser.add_argument("--seed", type=Path, help="Data dir that already holds the k8s docs.")
+    parser.add_argument("--seed-collection", default="k8s-docs")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    results: dict[str, Any] = {}
+    corpus = prepare(args.data_dir / "corpus", "bench", [BUNDLED_CORPUS], None, None)
+    results["corpus"] = warm(corpus, args.rounds)
+    results["cold"] = cold(args.data_dir / "corpus", "bench", args.cold_runs)
+    if args.k8s:
+        big = prepare(
+            args.data_dir / "k8s",
+            "bench-k8s",
+            [BUNDLED_CORPUS, K8S_DOCS],
+            args.seed,
+            args.seed_collection,
+        )
+        results["corpus+k8s"] = warm(big, args.rounds)
+
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"{'set':<12} {'chunks':>7} {'ask p50':>9} {'ask p95':>9} {'retr p50':>9} "
+          f"{'retr p95':>9} {'base p50':>9} {'ask/base':>9}")
+    for key in ("corpus", "corpus+k8s"):
+        r = results.get(key)
+        if r:
+            print(
+                f"{key:<12} {r['chunks']:>7} {r['ask_p50_ms']:>9} {r['ask_p95_ms']:>9} "
+                f"{r['retrieve_p50_ms']:>9} {r['retrieve_p95_ms']:>9} "
+                f"{r['baseline_p50_ms']:>9} {r['ask_vs_baseline']:>9}"
+            )
+    c = results["cold"]
+    print(
+        f"cold `kubeplan ask`: {c['cold_ask_s']} s (python start {c['python_start_s']} s, "
+        f"x{c['cold_vs_python_start']})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

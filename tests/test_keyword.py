@@ -1,0 +1,110 @@
+"""Keyword (BM25) search and its on-disk index that follows the store's generation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from assistant.keyword import KeywordIndex, KeywordIndexes, index_dir, stem, tokenize
+from assistant.schemas import Chunk
+
+
+def chunk(cid: str, text: str, topic: str = "capacity", path: str = "a.md") -> Chunk:
+    return Chunk(
+        id=cid, text=text, collection="c", path=path, title="Doc", content_hash=cid, topic=topic
+    )
+
+
+CHUNKS = [
+    chunk("1", "Run three or five etcd members so quorum survives a failure.", "availability"),
+    chunk("2", "Spot instances cost less; batch jobs tolerate interruptions.", "capacity"),
+    chunk("3", "Namespaces per team with quotas and network policies.", "tenancy"),
+]
+
+
+class CountingStore:
+    """The part of a VectorStore the keyword index reads, counting full scans."""
+
+    def __init__(self, chunks: list[Chunk], generation: str | None = "g1") -> None:
+        self.chunks = chunks
+        self.generation = generation
+        self.scans = 0
+
+    def iter_chunks(self, collection: str, batch_size: int = 1000) -> Iterator[Chunk]:
+        self.scans += 1
+        yield from self.chunks
+
+    def get_meta(self, collection: str) -> dict[str, Any]:
+        return {"generation": self.generation} if self.generation else {}
+
+    def count(self, collection: str) -> int:
+        return len(self.chunks)
+
+
+def test_tokenize_folds_plurals_and_drops_stopwords() -> None:
+    tokens = tokenize("How many etcd members should we run?")
+    assert "etcd" in tokens and stem("members") in tokens and stem("members") == stem("member")
+    assert not {"how", "should", "we"} & set(tokens)
+    assert stem("isolation") == stem("isolate")
+    assert tokenize("GPUs") == tokenize("gpu")
+
+
+def test_search_ranks_the_passage_with_the_query_terms_first() -> None:
+    index = KeywordIndex.build(CHUNKS, "g")
+    hits = index.search("how many etcd members", k=3)
+    assert [h.chunk.id for h in hits] == ["1"]
+    assert hits[0].score > 0
+
+
+def test_search_filters_on_metadata_and_ignores_unknown_words() -> None:
+    index = KeywordIndex.build(CHUNKS, "g")
+    assert [h.chunk.id for h in index.search("spot namespaces", 5)] != []
+    only = index.search("spot namespaces", 5, where={"topic": "tenancy"})
+    assert [h.chunk.id for h in only] == ["3"]
+    assert index.search("sourdough bread", 5) == []
+    assert index.search("the and of", 5) == []
+
+
+def test_empty_index_finds_nothing() -> None:
+    assert KeywordIndex.build([], "g").search("etcd", 3) == []
+
+
+def test_save_and_load_give_the_same_results(tmp_path: Path) -> None:
+    index = KeywordIndex.build(CHUNKS, "g7")
+    index.save(tmp_path / "idx")
+    loaded = KeywordIndex.load(tmp_path / "idx")
+    assert loaded is not None and loaded.generation == "g7"
+    assert loaded.search("spot batch", 3) == index.search("spot batch", 3)
+    assert KeywordIndex.load(tmp_path / "missing") is None
+
+
+def test_index_is_rebuilt_only_when_the_generation_changes(tmp_path: Path) -> None:
+    store = CountingStore(list(CHUNKS))
+    indexes = KeywordIndexes(store, tmp_path)  # type: ignore[arg-type]
+    assert indexes.search("c", "etcd", 3)[0].chunk.id == "1"
+    assert indexes.search("c", "spot", 3)[0].chunk.id == "2"
+    assert store.scans == 1
+    assert (index_dir(tmp_path, "c") / "meta.json").is_file()
+
+    # A new process reads the saved index instead of scanning the store.
+    fresh = KeywordIndexes(store, tmp_path)  # type: ignore[arg-type]
+    fresh.search("c", "etcd", 3)
+    assert store.scans == 1
+
+    # An ingest that changed something sets a new generation: the index follows.
+    store.chunks.append(chunk("4", "Vault issues dynamic secrets.", "secrets"))
+    store.generation = "g2"
+    assert fresh.search("c", "vault secrets", 3)[0].chunk.id == "4"
+    assert store.scans == 2
+
+
+def test_collections_without_a_generation_rebuild_when_their_size_changes(
+    tmp_path: Path,
+) -> None:
+    store = CountingStore(list(CHUNKS), generation=None)
+    indexes = KeywordIndexes(store, tmp_path)  # type: ignore[arg-type]
+    indexes.search("c", "etcd", 3)
+    store.chunks.append(chunk("4", "Vault issues dynamic secrets.", "secrets"))
+    assert indexes.search("c", "vault", 3)[0].chunk.id == "4"
+    assert store.scans == 2
