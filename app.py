@@ -8,7 +8,6 @@ uploaded files, users and models goes through ``esc`` (Markdown-escaped) or ``st
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import math
 import os
@@ -163,11 +162,6 @@ def _llm_problem(settings: Settings) -> str | None:
     return None
 
 
-def _answers_take_topic() -> bool:
-    """Whether ``Assistant.ask`` can restrict retrieval to one topic."""
-    return "topic" in inspect.signature(Assistant.ask).parameters
-
-
 def _guarded(render: Callable[[], None]) -> None:
     """Show errors as a message with the fix; never a stack trace in the page."""
     try:
@@ -234,11 +228,11 @@ def _sidebar(base: Settings) -> Ctx:
         sb.caption("Model: " + esc(base.llm_model or ""))
     top_k = sb.slider("Passages retrieved (top-k)", 1, 50, base.top_k, key="top_k")
     topic = sb.selectbox("Topic filter", (ALL_TOPICS, *TOPICS), key="topic")
-    if not _answers_take_topic():
-        sb.caption("The topic filter narrows passage search and the catalogue (Knowledge base).")
     collection = sb.text_input("Collection", base.collection, key="collection").strip()
-    settings = base.model_copy(update={"top_k": top_k, "collection": collection or base.collection})
-    assistant = _assistant(settings.model_dump_json(), settings)
+    # One Assistant per collection; top-k and topic travel with each question.
+    shared = base.model_copy(update={"collection": collection or base.collection})
+    assistant = _assistant(shared.model_dump_json(), shared)
+    settings = shared.model_copy(update={"top_k": top_k})
     try:
         known = assistant.store.collections()
     except KubeplanError as exc:
@@ -334,17 +328,17 @@ def _produce(ctx: Ctx, question: str, history: list[Turn], profile: PlanningProf
     PlanAnswer
 ):
     """Ask the assistant; LLM backends stream their text while the answer is produced."""
-    extra: dict[str, Any] = {"topic": ctx.topic} if ctx.topic and _answers_take_topic() else {}
+    k, topic = ctx.settings.top_k, ctx.topic
     if ctx.backend != "llm":
         with st.spinner("Planning…"):
             return ctx.assistant.ask(
-                question, history=history, profile=profile, backend=ctx.backend, **extra
+                question, history=history, profile=profile, backend=ctx.backend, k=k, topic=topic
             )
     final: list[PlanAnswer] = []
 
     def tokens() -> Iterator[str]:
         for event in ctx.assistant.stream(
-            question, history=history, profile=profile, backend=ctx.backend, **extra
+            question, history=history, profile=profile, backend=ctx.backend, k=k, topic=topic
         ):
             if event.kind == "token":
                 yield esc(event.text)

@@ -147,7 +147,12 @@ _EXPERIENCE: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 _COMPLIANCE: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("pci", re.compile(r"\b(pci([- ]?dss)?|card ?holder data|payment cards?|credit cards?)\b", _I)),
+    (
+        "pci",
+        re.compile(
+            r"\b(pci([- ]?dss)?|card ?holder data|card data|payment cards?|credit cards?)\b", _I
+        ),
+    ),
     ("hipaa", re.compile(r"\b(hipaa|phi|patient data|health ?care data|medical records)\b", _I)),
     ("gdpr", re.compile(r"\bgdpr\b", _I)),
     ("sox", re.compile(r"\b(sox|sarbanes[- ]oxley)\b", _I)),
@@ -489,7 +494,7 @@ def profile_conditions(profile: PlanningProfile, text: str = "") -> dict[str, bo
         c["single cluster"], c["many clusters"] = True, False
     if _MANY_CLUSTERS.search(text) or ("edge" in hosting and c["single cluster"] is not True):
         c["many clusters"], c["single cluster"] = True, False
-    if _AIRGAP.search(text):
+    if _AIRGAP.search(text) or any(_AIRGAP.search(x) for x in profile.compliance):
         c["air-gapped"] = True
     return c
 

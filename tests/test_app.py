@@ -201,6 +201,19 @@ def test_the_form_is_filled_from_the_conversation(data_dir: Path) -> None:
     assert at.sidebar.number_input(key="pf_team_size").value == 3
 
 
+def test_sidebar_top_k_and_topic_filter_shape_the_answer(data_dir: Path) -> None:
+    at = start()
+    at.sidebar.selectbox(key="topic").set_value("platform").run()
+    ask(at, ETCD_QUESTION)
+    ids = [c.value for c in at.caption if c.value.startswith(("availability\\.", "platform\\."))]
+    assert ids and all(i.startswith("platform\\.") for i in ids)
+    at.sidebar.selectbox(key="topic").set_value("all topics").run()
+    at.sidebar.slider(key="top_k").set_value(1).run()
+    ask(at, ETCD_QUESTION)
+    last = at.session_state["messages"][-1]["answer"]
+    assert len(last.sources) == 1
+
+
 def test_llm_backend_streams_and_renders_cards(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -71,7 +71,10 @@ def eval_command(
     ] = None,
     backend: Annotated[
         list[str] | None,
-        typer.Option("--backend", "-b", help="Backend to evaluate; repeat to compare several."),
+        typer.Option(
+            "--backend", "-b", metavar="NAME",
+            help="Backend to evaluate; repeat to compare several.",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -89,6 +92,7 @@ def eval_command(
         list[str] | None,
         typer.Option(
             "--fail-under",
+            metavar="METRIC=VALUE",
             help="METRIC=VALUE: fail when a metric is below VALUE (above, for must_not_rate "
             "and latency). Repeatable.",
         ),
