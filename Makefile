@@ -11,7 +11,7 @@ export ANONYMIZED_TELEMETRY := False
 .PHONY: app test install lint typecheck pytest ingest eval bench browser-deps clean
 
 app: install ingest
-	$(VENV)/bin/streamlit run app.py --server.headless=true --browser.gatherUsageStats=false
+	$(VENV)/bin/streamlit run app.py --server.headless=true --browser.gatherUsageStats=false --client.toolbarMode=viewer
 
 test: install browser-deps lint typecheck pytest
 
@@ -46,8 +46,14 @@ pytest: install
 ingest: install
 	$(VENV)/bin/kubeplan ingest
 
-bench: install
-	$(PY) -m benchmarks.run
+# The eval on the bundled corpus against the committed baseline (make test runs the same
+# gate inside pytest, over a private store).
+eval: install ingest
+	$(VENV)/bin/kubeplan eval --baseline evals/baseline.json
+
+bench: install ingest
+	$(PY) -m benchmarks.bench_ingest
+	$(PY) -m benchmarks.bench_answer
 
 clean:
 	rm -rf $(VENV) .kubeplan .mypy_cache .ruff_cache .pytest_cache

@@ -92,7 +92,9 @@ class Settings(BaseSettings):
         description="Chat model for the llm backend as provider:model, e.g. "
         "openai:gpt-4o-mini, anthropic:claude-sonnet-4-5, ollama:llama3.1.",
     )
-    llm_temperature: float = Field(default=0.0, ge=0, le=2)
+    llm_temperature: float = Field(
+        default=0.0, ge=0, le=2, description="Sampling temperature of the llm backend."
+    )
     llm_timeout: float = Field(default=60.0, gt=0, description="Seconds per LLM call.")
     top_k: int = Field(default=8, ge=1, le=50, description="Passages retrieved per question.")
 

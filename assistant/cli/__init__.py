@@ -7,6 +7,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import KubeplanError
 
@@ -20,18 +21,19 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 # Each module adds its commands to ``app`` on import.
-from . import kb as _kb  # noqa: E402,F401
 from . import answers as _answers  # noqa: E402,F401
 from . import evaluate as _evaluate  # noqa: E402,F401
+from . import kb as _kb  # noqa: E402,F401
 
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except KubeplanError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.problem}")
+        # Messages quote paths, globs and lists: escape them so rich does not eat [brackets].
+        err_console.print(f"[bold red]error:[/] {escape(exc.problem)}")
         if exc.fix:
-            err_console.print(f"[bold]fix:[/] {exc.fix}")
+            err_console.print(f"[bold]fix:[/] {escape(exc.fix)}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted")
@@ -47,3 +49,5 @@ def main() -> None:
         if isinstance(exc, click.exceptions.Abort):
             sys.exit(1)
         raise
+    # With standalone_mode=False click returns typer.Exit's code instead of exiting.
+    sys.exit(code if isinstance(code, int) else 0)
