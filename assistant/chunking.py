@@ -278,6 +278,11 @@ def _add_overlap(passages: list[str], count_tokens: CountTokens, overlap: int) -
     out = [passages[0]]
     for prev, passage in itertools.pairwise(passages):
         tail = _tail_words(prev, count_tokens, overlap)
+        if tail and out[-1] == prev and tail == " ".join(prev.split()):
+            # A tiny passage that got no overlap of its own would be repeated whole by the
+            # next one's overlap: absorb it rather than keep a passage the next contains.
+            out[-1] = f"{tail} {passage}"
+            continue
         out.append(f"{tail} {passage}" if tail else passage)
     return out
 

@@ -55,7 +55,7 @@ def positions(chunk_words: list[str], all_words: list[str]) -> tuple[int, int]:
     return start, start + len(chunk_words)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=texts(), budget=st.integers(20, 120), overlap=st.integers(0, 16))
 def test_split_text_bounds_and_covers_in_order(text: str, budget: int, overlap: int) -> None:
     passages = split_text(text, count, budget, overlap)
