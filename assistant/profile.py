@@ -17,8 +17,8 @@ from .schemas import PlanningProfile, Turn
 _I = re.IGNORECASE
 
 _HOSTING: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("aws", re.compile(r"\b(aws|amazon|eks|ec2|graviton|fargate|bottlerocket)\b", _I)),
-    ("azure", re.compile(r"\b(azure|aks|entra)\b", _I)),
+    ("aws", re.compile(r"\b(aws|amazon|eks|ec2|s3|graviton|fargate|bottlerocket|irsa)\b", _I)),
+    ("azure", re.compile(r"\b(azure|aks|entra|key vault)\b", _I)),
     ("gcp", re.compile(r"\b(gcp|gke|google cloud|anthos)\b", _I)),
     (
         "on-prem",

@@ -9,35 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # --------------------------------------------------------------------------- corpus
-
-TOPICS: tuple[str, ...] = (
-    "platform",
-    "capacity",
-    "hosting",
-    "nodes",
-    "edge",
-    "runtime",
-    "registry",
-    "secrets",
-    "availability",
-    "tenancy",
-    "multicluster",
-    "networking",
-    "ingress",
-    "access",
-    "identity",
-    "config",
-    "gitops",
-    "observability",
-    "security",
-    "workloads",
-)
-"""Planning topics of the curated knowledge base; each is a folder under ``corpus/``."""
 
 Topic = Literal[
     "platform",
@@ -61,6 +37,9 @@ Topic = Literal[
     "security",
     "workloads",
 ]
+
+TOPICS: tuple[str, ...] = get_args(Topic)
+"""Planning topics of the curated knowledge base; each is a folder under ``corpus/``."""
 
 _DECISION_ID = re.compile(r"^[a-z]+\.[a-z0-9]+(?:-[a-z0-9]+)*$")
 

@@ -19,6 +19,8 @@ from assistant.schemas import PlanningProfile, Turn
     [
         ("We run everything on EKS in us-east-1", "hosting", ["aws"]),
         ("Our clusters are on AKS", "hosting", ["azure"]),
+        ("How do pods read an S3 bucket without keys?", "hosting", ["aws"]),
+        ("secrets live in Key Vault today", "hosting", ["azure"]),
         ("We are moving to GKE", "hosting", ["gcp"]),
         ("We have our own data center with bare metal", "hosting", ["on-prem"]),
         ("Kubernetes in 300 retail stores", "hosting", ["edge"]),
