@@ -70,6 +70,20 @@ def test_citation_of_unknown_decision_or_missing_source_is_unsupported() -> None
     assert m.citation_support(ans, cards) == 0.0
 
 
+def test_citation_specificity_wants_the_decisions_own_section() -> None:
+    own = source("s1", "availability/etcd-ha.md", ["availability.etcd-odd-members"])
+    overview = source("s2", "availability/etcd-ha.md",
+                      ["availability.etcd-odd-members", "availability.stacked-etcd"])
+    ans = answer(
+        "q",
+        [recommendation("availability.etcd-odd-members", ["s2", "s1"]),
+         recommendation("availability.stacked-etcd", ["s2"])],
+        [own, overview],
+    )
+    assert m.citation_specificity(ans) == 0.5
+    assert m.citation_specificity(answer("q")) is None
+
+
 def test_key_terms_drop_stop_words_and_short_words() -> None:
     assert m.key_terms("Run the etcd cluster on an odd number of members") == frozenset(
         {"etcd", "cluster", "odd", "number", "members"}

@@ -200,3 +200,19 @@ def test_profile_change_changes_recommendations(corpus_assistant) -> None:  # ty
     assert ids(cloud)[0] == "platform.managed-kubernetes"
     assert ids(onprem) != ids(cloud)
     assert "platform.managed-kubernetes" not in ids(onprem)[:1]
+
+
+@pytest.mark.slow
+def test_each_recommendation_cites_its_own_section(corpus_assistant) -> None:  # type: ignore[no-untyped-def]
+    # Search finds the edge document's overview for several of these decisions; each
+    # recommendation must still cite the section that explains it, not only the overview.
+    answer = corpus_assistant.ask(
+        "We run 200 stores with a small server each; how should we run Kubernetes there "
+        "and deploy to them?"
+    )
+    assert len(answer.recommendations) >= 3
+    by_id = {s.id: s for s in answer.sources}
+    for rec in answer.recommendations:
+        tags = [by_id[c].decision_ids for c in rec.citations]
+        assert [rec.decision_id] in tags, (rec.decision_id, tags)
+    check_grounding(answer)

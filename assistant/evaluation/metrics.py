@@ -151,6 +151,20 @@ def citation_support(
     return None if pairs == 0 else (pairs - len(bad)) / pairs
 
 
+def citation_specificity(answer: PlanAnswer) -> float | None:
+    """Share of recommendations citing a passage of the decision's own section (a passage
+    tagged with that decision alone), not only an overview that carries many decisions.
+    Meaningful over a curated corpus, whose sections are tagged with decision ids."""
+    sources = {s.id: s for s in answer.sources}
+    if not answer.recommendations:
+        return None
+    own = 0
+    for rec in answer.recommendations:
+        tagged = [sources[c].decision_ids for c in rec.citations if c in sources]
+        own += any(ids == [rec.decision_id] for ids in tagged)
+    return own / len(answer.recommendations)
+
+
 def sources_recall(expected: Sequence[str], found: Iterable[str]) -> float | None:
     """Share of ``expected`` documents present in ``found`` (both as document keys)."""
     if not expected:

@@ -22,6 +22,7 @@ ANSWER_METRICS: tuple[str, ...] = (
     "status_accuracy",
     "citation_validity",
     "citation_support",
+    "citation_specificity",
     "sources_recall",
     "hit_at_k",
     "recall_at_k",

@@ -135,6 +135,7 @@ def score_answer(
         "status_accuracy": 1.0 if status_ok else 0.0,
         "citation_validity": validity,
         "citation_support": None if pairs == 0 else (pairs - len(unsupported)) / pairs,
+        "citation_specificity": m.citation_specificity(answer),
         "sources_recall": m.sources_recall(expected, (s.path for s in answer.sources)),
         "hit_at_k": m.hit_at_k(ranked, expected, k),
         "recall_at_k": m.recall_at_k(ranked, expected, k),

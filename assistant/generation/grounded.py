@@ -449,6 +449,22 @@ def rationale(
     return " ".join(parts)
 
 
+def own_section(passage: Passage, decision_id: str) -> bool:
+    return list(passage.chunk.decision_ids) == [decision_id]
+
+
+def cite_own_section(c: Candidate, request: GenerationRequest) -> None:
+    """Put the decision's own section first among its passages when search only found
+    passages of its document that carry several decisions (an overview, a pitfalls
+    list): the citation then points at the text that explains this decision.
+    Call after scoring and confidence; a looked-up section adds no evidence."""
+    if request.lookup is None or any(own_section(p, c.decision.id) for p, _ in c.passages):
+        return
+    found = [p for p in request.lookup([c.decision.id]) if own_section(p, c.decision.id)]
+    if found:
+        c.passages.insert(0, (found[0], 0.0))
+
+
 def citations_for(c: Candidate) -> list[Passage]:
     """Passages tied to the decision's own section first; at most three."""
     chosen = [p for p, _ in c.passages][:3]
@@ -510,6 +526,8 @@ def compose(request: GenerationRequest) -> PlanAnswer:
     recommendations: list[Recommendation] = []
     sources: list[Source] = []
     for cand, separations in chosen:
+        level = confidence(cand)
+        cite_own_section(cand, request)
         cited = citations_for(cand)
         cited_sources = [p.to_source() for p in cited]
         sources.extend(cited_sources)
@@ -520,7 +538,7 @@ def compose(request: GenerationRequest) -> PlanAnswer:
                 recommendation=cand.decision.recommendation,
                 rationale=rationale(cand, separations, focus | set(tokenize(cand.decision.title))),
                 tradeoffs=list(cand.decision.tradeoffs),
-                confidence=confidence(cand),
+                confidence=level,
                 citations=[s.id for s in cited_sources],
             )
         )
