@@ -453,16 +453,22 @@ def own_section(passage: Passage, decision_id: str) -> bool:
     return list(passage.chunk.decision_ids) == [decision_id]
 
 
-def cite_own_section(c: Candidate, request: GenerationRequest) -> None:
-    """Put the decision's own section first among its passages when search only found
+def cite_own_sections(cands: Sequence[Candidate], request: GenerationRequest) -> None:
+    """Put each decision's own section first among its passages when search only found
     passages of its document that carry several decisions (an overview, a pitfalls
-    list): the citation then points at the text that explains this decision.
+    list): the citation then points at the text that explains the decision.
     Call after scoring and confidence; a looked-up section adds no evidence."""
-    if request.lookup is None or any(own_section(p, c.decision.id) for p, _ in c.passages):
+    missing = [
+        c for c in cands if not any(own_section(p, c.decision.id) for p, _ in c.passages)
+    ]
+    if request.lookup is None or not missing:
         return
-    found = [p for p in request.lookup([c.decision.id]) if own_section(p, c.decision.id)]
-    if found:
-        c.passages.insert(0, (found[0], 0.0))
+    # One lookup for all of them: each call checks the keyword index is current.
+    found = request.lookup([c.decision.id for c in missing])
+    for c in missing:
+        mine = [p for p in found if own_section(p, c.decision.id)]
+        if mine:
+            c.passages.insert(0, (mine[0], 0.0))
 
 
 def citations_for(c: Candidate) -> list[Passage]:
@@ -525,9 +531,9 @@ def compose(request: GenerationRequest) -> PlanAnswer:
     focus = set(tokenize(matching_text(request)))
     recommendations: list[Recommendation] = []
     sources: list[Source] = []
+    levels = {cand.decision.id: confidence(cand) for cand, _ in chosen}
+    cite_own_sections([cand for cand, _ in chosen], request)
     for cand, separations in chosen:
-        level = confidence(cand)
-        cite_own_section(cand, request)
         cited = citations_for(cand)
         cited_sources = [p.to_source() for p in cited]
         sources.extend(cited_sources)
@@ -538,7 +544,7 @@ def compose(request: GenerationRequest) -> PlanAnswer:
                 recommendation=cand.decision.recommendation,
                 rationale=rationale(cand, separations, focus | set(tokenize(cand.decision.title))),
                 tradeoffs=list(cand.decision.tradeoffs),
-                confidence=level,
+                confidence=levels[cand.decision.id],
                 citations=[s.id for s in cited_sources],
             )
         )
