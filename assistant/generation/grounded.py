@@ -34,6 +34,7 @@ from ..schemas import (
     Recommendation,
     Source,
 )
+from ..scope import with_synonyms
 from . import GenerationRequest, matching_text, sources_event, text_tokens, unique_sources
 
 NAME = "grounded"
@@ -277,7 +278,7 @@ def rank_candidates(request: GenerationRequest) -> list[Candidate]:
         wanted = card_candidates(request, question_tokens, conditions, index, found)
         if is_multi_part(request.question):
             for part in question_parts(request.question):
-                more = card_candidates(request, tokenize(part), conditions, index, found)
+                more = card_candidates(request, part_tokens(part), conditions, index, found)
                 wanted += [d for d in more[:2] if d not in wanted]
         if wanted:
             seen = {p.chunk.id for p in passages}
@@ -311,6 +312,11 @@ _PART_SPLIT = re.compile(
 )
 
 
+def part_tokens(part: str) -> list[str]:
+    """A part's words plus the corpus's words for them (as the whole question gets)."""
+    return tokenize(with_synonyms(part))
+
+
 def question_parts(question: str) -> list[str]:
     """The sub-questions of a multi-part question (each with a content word)."""
     parts = [p.strip() for p in _PART_SPLIT.split(question) if p and p.strip()]
@@ -323,7 +329,7 @@ def part_leaders(
     """For each part of the question, the candidate that answers that part best."""
     leaders: list[Candidate] = []
     for part in parts:
-        tokens = tokenize(part)
+        tokens = part_tokens(part)
         best: tuple[float, str] | None = None
         leader: Candidate | None = None
         for cand in ranked:
