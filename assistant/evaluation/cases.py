@@ -44,6 +44,31 @@ class Case(_Strict):
         description="Corpus document ids (front matter `id`) that should be retrieved and cited.",
     )
     tags: list[str] = Field(default_factory=list)
+    variant_of: str | None = Field(
+        default=None,
+        description="Paraphrase suites: the id of the case this one rewrites; variants of one "
+        "case should recommend the same `must` decisions.",
+    )
+    expect_profile: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Profile fields the answer's profile must hold (list fields: these values "
+        "among others; scalar fields: exactly this value).",
+    )
+    forbid_profile: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Profile values the answer's profile must not hold (list fields: none of "
+        "these values; scalar fields: any value but these).",
+    )
+
+    @field_validator("expect_profile", "forbid_profile")
+    @classmethod
+    def _known_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(value) - set(PlanningProfile.model_fields)
+        if unknown:
+            raise ValueError(
+                f"unknown profile fields {sorted(unknown)}; use {sorted(PlanningProfile.model_fields)}"
+            )
+        return value
 
     @field_validator("must")
     @classmethod
