@@ -20,12 +20,12 @@ def test_reports_hold_tables_plots_and_every_case(tmp_path: Path) -> None:
     paths = write_reports(report, tmp_path / "out")
 
     data = json.loads(paths["json"].read_text(encoding="utf-8"))
-    assert len(data["results"]) == 6
+    assert len(data["results"]) == 9  # two backends and the reference row, three cases
     assert data["results"][0]["answer"]["question"] == "how many etcd members"
     assert data["summaries"]["good"]["metrics"]["decision_recall"]["value"] == 1.0
 
     md = paths["md"].read_text(encoding="utf-8")
-    assert "| metric | good | bad |" in md
+    assert "| metric | good | bad | cards-cosine-top5 |" in md
     assert re.search(r"\| decision_recall \| 1\.000 .*\| 0\.000", md)
     assert "status_accuracy[out_of_scope]" in md
     assert "## Gate: FAILED" in md and "bad: decision_recall 0.000 is below 0.5" in md
@@ -35,9 +35,10 @@ def test_reports_hold_tables_plots_and_every_case(tmp_path: Path) -> None:
 
     html = paths["html"].read_text(encoding="utf-8")
     images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
-    assert len(images) == 3
+    assert len(images) == 4  # per topic, backends, reliability, latency
     assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
-    assert "Gate failed" in html
+    assert "Gate failed" in html and "Reliability (calibration)" in html
+    assert "Dev and held-out side by side" in html
 
 
 def test_retrieval_reports_plot_per_tag(tmp_path: Path) -> None:
