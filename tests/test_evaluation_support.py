@@ -28,7 +28,8 @@ PAIRS_FILE = REPO / "evals" / "support-pairs.yaml"
 
 
 def test_sentences_drop_markup_and_short_fragments() -> None:
-    text = "## Etcd\nRun three **etcd** members across zones. Yes. Five members survive two failures!"
+    text = ("## Etcd\nRun three **etcd** members across zones. Yes. "
+            "Five members survive two failures!")
     assert sentences(text) == ["Etcd Run three etcd members across zones.",
                                "Five members survive two failures!"]
     assert sentences("tiny") == ["tiny"]
