@@ -134,6 +134,7 @@ def eval_command(
 ) -> None:
     """Run eval cases over one or more backends (or a retrieval set over a collection)."""
     from ..api import Assistant
+    from ..errors import InputError
     from ..evaluation import (
         compare,
         gate,
@@ -147,12 +148,14 @@ def eval_command(
     )
     from ..evaluation.ablate import resolve, run_ablations
     from ..evaluation.regressions import describe, load_allowed_regressions, newly_failing
-    from ..evaluation.splits import load_cases_file, load_split
+    from ..evaluation.splits import SPLIT_CHOICES, load_cases_file, load_split
 
     console = Console()
     err = Console(stderr=True)
     bounds = parse_fail_under(fail_under or [])
     components = resolve(ablate or [])
+    if split not in SPLIT_CHOICES:
+        raise InputError(f"unknown split {split!r}.", f"use one of: {', '.join(SPLIT_CHOICES)}.")
     assistant = Assistant()
     if fit_support:
         _fit_support(console, assistant)
