@@ -314,9 +314,11 @@ def run_eval(
                     query = answer.meta.standalone_question or case.question
                     ranked = [s.path for s in assistant.retrieve(query, k=k)]
                 if score_support:
+                    pairs = m.support_pairs(answer)
+                    sims = judge.similarities([(claim, text) for _, _, claim, text in pairs])
                     similarities = [
-                        (f"{did} -> {sid}", judge.similarity(claim, passage))
-                        for did, sid, claim, passage in m.support_pairs(answer)
+                        (f"{did} -> {sid}", sim)
+                        for (did, sid, _, _), sim in zip(pairs, sims, strict=True)
                     ]
             results.append(
                 score_answer(

@@ -123,12 +123,20 @@ class SupportJudge:
 
     def similarity(self, claim: str, passage: str) -> float:
         """Best-sentence cosine similarity of ``passage`` to ``claim``."""
-        parts = sentences(passage)
-        vectors = self._vectors([claim, *parts])
-        return best_similarity(vectors[0], vectors[1:])
+        return self.similarities([(claim, passage)])[0]
+
+    def similarities(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """``similarity`` of each ``(claim, passage)``; new texts are embedded in one batch."""
+        split = [(claim, sentences(passage)) for claim, passage in pairs]
+        self._vectors([t for claim, parts in split for t in (claim, *parts)])
+        out = []
+        for claim, parts in split:
+            vectors = self._vectors([claim, *parts])
+            out.append(best_similarity(vectors[0], vectors[1:]))
+        return out
 
     def pair_similarities(self, pairs: Sequence[SupportPair]) -> list[float]:
-        return [self.similarity(p.claim, p.sentence) for p in pairs]
+        return self.similarities([(p.claim, p.sentence) for p in pairs])
 
 
 def load_pairs(path: Path) -> list[SupportPair]:
