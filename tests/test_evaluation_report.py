@@ -57,3 +57,27 @@ def test_retrieval_reports_plot_per_tag(tmp_path: Path) -> None:
     assert "## Failing cases: retrieval (1)" in md
     html = paths["html"].read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == 3
+
+
+def test_split_table_always_shows_held_out_and_ablations_show_deltas() -> None:
+    from assistant.evaluation.report import ablation_table, split_rows
+    from assistant.evaluation.results import AblationRow
+
+    fake = FakeAssistant(script, RANKED)
+    report = run_eval(fake, CASES, ["good"], catalogue=tiny_catalogue(), support_threshold=0.0)
+    header, rows = split_rows(report)
+    assert header == ["metric", "good · dev", "good · heldout", "cards-cosine-top5 · dev",
+                      "cards-cosine-top5 · heldout"]
+    by_metric = {r[0]: r[1:] for r in rows}
+    assert by_metric["pass_rate"][1] == "not run"
+    assert by_metric["cases passed"][0] == "3/3"
+    assert by_metric["citation_support"][2] == "–"  # the reference row cites nothing
+    report = report.model_copy(update={"ablations": [AblationRow(
+        component="synonyms", backend="good",
+        deltas={"dev": {"pass_rate": -0.25, "decision_recall": 0.0, "consistency": -0.5}})]})
+    head, (row,) = ablation_table(report)
+    assert head[2:6] == ["Δ pass_rate dev", "Δ decision_recall dev", "Δ pass_rate heldout",
+                         "Δ decision_recall heldout"]
+    assert row == ["synonyms", "good", "-0.250", "+0.000", "not run", "not run",
+                   "consistency dev -0.500"]
+    assert "## Ablations" in to_markdown(report)
