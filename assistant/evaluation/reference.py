@@ -74,7 +74,8 @@ class CardsCosine:
         decisions = catalogue.by_topic()
         self.ids = [d.id for d in decisions]
         texts = [f"{d.title}. {d.recommendation}" for d in decisions]
-        self.vectors = np.asarray(embedder.embed_documents(texts), dtype=np.float32)
+        # Short texts one at a time: the numpy query encoder needs no torch threads.
+        self.vectors = np.asarray([embedder.embed_query(t) for t in texts], dtype=np.float32)
         self.embedder = embedder
         self.n = n
 

@@ -15,6 +15,7 @@ from ..catalogue import Catalogue, load_catalogue
 from ..config import Settings
 from ..embedding import Embedder
 from ..errors import BackendError, ConfigError, ModelMissingError, StoreError
+from ..query_encoder import fast_query_embedder
 from ..schemas import TOPICS, Decision, PlanAnswer, PlanningProfile, Source, Turn
 from . import metrics as m
 from .aggregate import summarize_backend, summarize_splits
@@ -297,7 +298,8 @@ def run_eval(
     urls = document_urls(cat)
     emb = embedder or assistant_embedder(assistant)
     threshold = load_threshold().threshold if support_threshold is None else support_threshold
-    judge = SupportJudge(emb, threshold)
+    fast = fast_query_embedder(emb)
+    judge = SupportJudge(fast, threshold)
     results: list[CaseResult] = []
     total = len(cases) * len(names)
     done = 0
@@ -332,7 +334,7 @@ def run_eval(
                 progress(done, total, f"{backend}: {case.id}")
     refs: list[str] = []
     if reference and cases:
-        pseudo = CardsCosine(emb, cat)
+        pseudo = CardsCosine(fast, cat)
         results += [score_reference(c, pseudo.recommend(c), cards) for c in cases]
         refs = [REFERENCE]
     return build_report(

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..embedding import Embedder
 from ..errors import InputError
+from ..query_encoder import fast_query_embedder
 from .cases import read_yaml
 
 THRESHOLD_FILE = Path(__file__).with_name("support_threshold.json")
@@ -105,7 +106,8 @@ def fit_threshold(similarities: Sequence[float], labels: Sequence[bool]) -> Thre
 
 
 class SupportJudge:
-    """Embeds claims and passage sentences (cached by text) and scores their support."""
+    """Embeds claims and passage sentences (cached by text) and scores their support.
+    Pass ``fast_query_embedder(embedder)`` for speed (the runner does)."""
 
     def __init__(self, embedder: Embedder, threshold: float) -> None:
         self.embedder = embedder
@@ -113,10 +115,10 @@ class SupportJudge:
         self._cache: dict[str, np.ndarray] = {}
 
     def _vectors(self, texts: Sequence[str]) -> np.ndarray:
-        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if todo:
-            for text, vec in zip(todo, self.embedder.embed_documents(todo), strict=True):
-                self._cache[text] = np.asarray(vec, dtype=np.float32)
+        # One short text at a time through `embed_query`: with the numpy query encoder
+        # (`fast_query_embedder`) that is a millisecond each and starts no torch threads.
+        for text in dict.fromkeys(t for t in texts if t not in self._cache):
+            self._cache[text] = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
         if not texts:
             return np.zeros((0, self.embedder.dimension), dtype=np.float32)
         return np.stack([self._cache[t] for t in texts])
@@ -154,8 +156,9 @@ def load_pairs(path: Path) -> list[SupportPair]:
 
 def fit_support(embedder: Embedder, pairs: Sequence[SupportPair],
                 pairs_file: str = "") -> ThresholdFit:
-    """Fit the threshold on ``pairs`` with ``embedder``."""
-    judge = SupportJudge(embedder, 0.0)
+    """Fit the threshold on ``pairs`` with ``embedder`` (through the same query encoder
+    the eval uses, so the fitted threshold applies to the eval's similarities)."""
+    judge = SupportJudge(fast_query_embedder(embedder), 0.0)
     fit = fit_threshold(judge.pair_similarities(pairs), [p.supports for p in pairs])
     return fit.model_copy(update={"embedder": embedder.name, "pairs_file": pairs_file})
 
