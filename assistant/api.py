@@ -6,8 +6,9 @@ from one ``Settings``; it holds no logic of its own beyond that wiring.
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,26 @@ class Assistant:
         self._retriever: Retriever | None = None
         self._generators: dict[str, Generator] = {}
         self._expand = True
+        self._ablations: frozenset[str] = frozenset()
+
+    def with_ablations(self, names: Iterable[str]) -> Assistant:
+        """A cheap copy sharing settings, embedder, store, retriever, catalogue and caches,
+        whose answers run with the components ``names`` (see ``assistant.ablation``) off."""
+        from .ablation import checked
+
+        clone = copy.copy(self)
+        clone._ablations = checked(names)
+        # Make the shared parts exist once, on both, so neither loads them again.
+        clone._embedder, clone._store = self.embedder, self.store
+        clone._retriever, clone._catalogue = self.retriever, self.load_catalogue()
+        self._embedder, self._store = clone._embedder, clone._store
+        self._retriever, self._catalogue = clone._retriever, clone._catalogue
+        return clone
+
+    @property
+    def ablations(self) -> frozenset[str]:
+        """Components switched off in this assistant's answers."""
+        return self._ablations
 
     # -- components, built lazily once and reused ------------------------------------------
     @property
@@ -237,12 +258,15 @@ class Assistant:
             return
         from .profile import retrieval_expansion
 
-        searched = with_synonyms(standalone, question)
+        off = self._ablations
+        searched = with_synonyms(standalone, question, enabled="synonyms" not in off)
         expansion = retrieval_expansion(used_profile, searched) if self._expand else ""
         query = f"{searched} {expansion}".strip()
         k_used = k or self.settings.top_k
         found = self.retriever.search(query, k_used, topic)
-        if sum(1 for p in found if p.chunk.decision_ids) < CURATED_MIN:
+        if "curated-top-up" not in off and sum(
+            1 for p in found if p.chunk.decision_ids
+        ) < CURATED_MIN:
             # Uncurated documents (e.g. the Kubernetes docs) filled the results: add the
             # best curated passages so the catalogue decisions keep their evidence.
             seen = {p.chunk.id for p in found}
@@ -276,6 +300,7 @@ class Assistant:
             history=turns,
             context_text=f"{user_text} {question}",
             lookup=self._lookup(topic),
+            ablations=off,
         )
         if not stream:
             answer = generator.generate(request)

@@ -41,10 +41,13 @@ def scope_rules() -> ScopeRules:
     return ScopeRules(injection=patterns, vocabulary=words, synonyms=synonyms)
 
 
-def with_synonyms(question: str, source: str | None = None) -> str:
+def with_synonyms(question: str, source: str | None = None, *, enabled: bool = True) -> str:
     """The question plus the corpus's words for what ``source`` (default: the question)
     says in other words. A follow-up passes its own words as ``source`` so the topic
-    carried over from earlier turns does not pull in their synonyms again."""
+    carried over from earlier turns does not pull in their synonyms again.
+    ``enabled=False`` (the ``synonyms`` ablation) returns the question unchanged."""
+    if not enabled:
+        return question
     text = question if source is None else source
     extra = [words for pattern, words in scope_rules().synonyms if pattern.search(text)]
     return f"{question} {' '.join(dict.fromkeys(extra))}" if extra else question

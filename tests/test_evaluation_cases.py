@@ -118,3 +118,20 @@ def test_retrieval_set_is_large_and_points_at_real_documents() -> None:
         pytest.skip("../shared/corpora is not present")
     missing = [p for c in rset.cases for p in c.expect if not (SHARED_CORPORA / p).is_file()]
     assert missing == []
+
+
+def test_every_eval_file_of_every_split_is_consistent() -> None:
+    from assistant.evaluation.cases import SUITES
+    from assistant.evaluation.regressions import load_allowed_regressions
+    from assistant.evaluation.splits import load_split
+
+    cases = load_split(REPO / "evals", "all")
+    catalogue = load_catalogue(CORPUS)
+    assert unknown_references(cases, set(catalogue.decisions), set(catalogue.documents)) == []
+    ids = {c.id for c in cases}
+    assert {c.suite for c in cases} <= set(SUITES)
+    dangling = [c.id for c in cases if c.variant_of and c.variant_of not in ids]
+    assert dangling == [], f"variant_of names no case: {dangling}"
+    assert all(c.variant_of for c in cases if c.suite == "paraphrases")
+    allowed = load_allowed_regressions(REPO / "evals" / "allowed-regressions.yaml")
+    assert set(allowed) <= ids, f"allowed regressions of unknown cases: {set(allowed) - ids}"

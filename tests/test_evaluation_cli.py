@@ -79,3 +79,67 @@ def test_bad_fail_under_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["eval", "--fail-under", "recall", "--cases",
                                       str(tmp_path / "none.yaml")])
     assert result.exit_code != 0
+
+
+def _evals_tree(root: Path) -> None:
+    (root / "evals" / "suites").mkdir(parents=True)
+    (root / "evals" / "heldout").mkdir(parents=True)
+    (root / "evals" / "cases.yaml").write_text(yaml.safe_dump({"cases": CASES[:1]}),
+                                               encoding="utf-8")
+    (root / "evals" / "suites" / "declines.yaml").write_text(yaml.safe_dump({
+        "suite": "declines", "split": "dev", "cases": [CASES[1]]}), encoding="utf-8")
+    (root / "evals" / "heldout" / "cases-a.yaml").write_text(yaml.safe_dump({
+        "split": "heldout", "cases": [{
+            "id": "ho-etcd", "question": "How many etcd members does a quorum need?",
+            "must": [["availability.etcd-odd-members"]], "tags": ["availability"]}]}),
+        encoding="utf-8")
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("cli_env")
+def test_eval_by_split_with_ablation_and_per_case_gate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _evals_tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    first = runner.invoke(app, ["eval", "--split", "all", "--out", "r1", "--ablate", "synonyms",
+                                "--write-baseline", "base.json"])
+    assert first.exit_code == 0, first.output
+    data = json.loads(Path("r1/report.json").read_text(encoding="utf-8"))
+    assert set(data["splits"]["grounded"]) == {"dev", "heldout"}
+    assert data["references"] == ["cards-cosine-top5"]
+    assert "decline_rate" in data["splits"]["grounded"]["dev"]["suite_metrics"]
+    assert [row["component"] for row in data["ablations"]] == ["synonyms"]
+    md = Path("r1/report.md").read_text(encoding="utf-8")
+    assert "## Dev and held-out side by side" in md and "grounded · heldout" in md
+    assert "## Ablations" in md and "## Calibration" in md
+    base = json.loads(Path("base.json").read_text(encoding="utf-8"))
+    assert base["passing"]["grounded"]["heldout"]["main"] == ["ho-etcd"]
+
+    # A case that passed in the baseline and fails now fails the run, naming the case.
+    base["passing"]["grounded"]["dev"]["declines"] = ["cook"]
+    for r in base["results"]:
+        if r["case_id"] == "cook" and r["backend"] == "grounded":
+            r["passed"] = True
+    Path("base.json").write_text(json.dumps(base), encoding="utf-8")
+    cases = yaml.safe_load(Path("evals/suites/declines.yaml").read_text(encoding="utf-8"))
+    cases["cases"][0]["expect_status"] = "answered"
+    Path("evals/suites/declines.yaml").write_text(yaml.safe_dump(cases), encoding="utf-8")
+    gated = runner.invoke(app, ["eval", "--split", "dev", "--out", "r2", "--baseline",
+                                "base.json"])
+    assert gated.exit_code == 1, gated.output
+    assert "newly failing: [grounded dev/declines] cook" in gated.output.replace("\n", " ")
+    Path("evals/allowed-regressions.yaml").write_text(
+        "- {id: cook, reason: the case now expects an answer}\n", encoding="utf-8")
+    allowed = runner.invoke(app, ["eval", "--split", "dev", "--out", "r3", "--baseline",
+                                  "base.json"])
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_unknown_split_and_ablation_are_usage_errors(tmp_path: Path) -> None:
+    bad_split = CliRunner().invoke(app, ["eval", "--split", "test", "--cases",
+                                         str(tmp_path / "none.yaml")])
+    assert bad_split.exit_code != 0 and "unknown split 'test'" in str(bad_split.exception)
+    bad = CliRunner().invoke(app, ["eval", "--ablate", "magic"])
+    assert bad.exit_code != 0 and "unknown ablation 'magic'" in str(bad.exception)

@@ -6,6 +6,7 @@ import pytest
 
 from assistant.evaluation import metrics as m
 from assistant.evaluation.runner import decision_cards
+from assistant.schemas import PlanningProfile
 
 from .evaluation_fakes import answer, recommendation, source, tiny_catalogue
 
@@ -44,30 +45,67 @@ def test_citation_validity_is_share_of_citations_among_sources() -> None:
     assert m.citation_validity(answer("q")) is None
 
 
-def test_citation_support_by_decision_tag_document_or_key_terms() -> None:
-    cards = decision_cards(tiny_catalogue())
-    tagged = source("s1", "other/x.md", ["availability.etcd-odd-members"])
-    same_doc = source("s2", "availability/etcd-ha.md")
-    on_topic = source("s3", "elsewhere/y.md",
-                      snippet="Run three etcd members, one per zone, to keep quorum.")
-    off_topic = source("s4", "elsewhere/z.md", snippet="Bananas are yellow and tasty.")
+def test_support_pairs_pair_each_claim_with_its_cited_passage() -> None:
     ans = answer(
         "q",
-        [recommendation("availability.etcd-odd-members", ["s1", "s2", "s3", "s4"])],
-        [tagged, same_doc, on_topic, off_topic],
+        [recommendation("availability.etcd-odd-members", ["s1", "ghost"])],
+        [source("s1", "a.md", snippet="Run three etcd members.")],
     )
-    pairs, bad = m.unsupported_citations(ans, cards)
-    assert pairs == 4
-    assert bad == ["availability.etcd-odd-members -> s4"]
-    assert m.citation_support(ans, cards) == 0.75
+    assert m.support_pairs(ans) == [
+        ("availability.etcd-odd-members", "s1", "availability.etcd-odd-members. do it",
+         "Run three etcd members."),
+        ("availability.etcd-odd-members", "ghost", "availability.etcd-odd-members. do it", ""),
+    ]
 
 
-def test_citation_of_unknown_decision_or_missing_source_is_unsupported() -> None:
-    cards = decision_cards(tiny_catalogue())
-    ans = answer("q", [recommendation("made.up", ["s1"]),
-                       recommendation("availability.etcd-odd-members", ["nope"])],
-                 [source("s1", "availability/etcd-ha.md", ["made.up"])])
-    assert m.citation_support(ans, cards) == 0.0
+def test_citation_support_counts_pairs_at_or_above_the_threshold() -> None:
+    sims = [("a -> s1", 0.7), ("a -> s2", 0.5), ("b -> s3", 0.55)]
+    value, bad = m.citation_support(sims, 0.55)
+    assert value == pytest.approx(2 / 3)
+    assert bad == ["a -> s2"]
+    assert m.citation_support([], 0.5) == (None, [])
+
+
+def test_citation_url_must_be_named_by_the_cited_sections_sources() -> None:
+    cards = {
+        "a.one": m.DecisionCard(id="a.one", doc_path="a.md", sources=frozenset(
+            {"https://x.org/one"})),
+        "a.two": m.DecisionCard(id="a.two", doc_path="a.md", sources=frozenset(
+            {"https://x.org/two/"})),
+    }
+    doc_urls = {"a.md": frozenset({"https://x.org/doc"})}
+    own = source("s1", "a.md", ["a.one"]).model_copy(update={"url": "https://x.org/one"})
+    wrong = source("s2", "a.md", ["a.one"]).model_copy(update={"url": "https://x.org/doc"})
+    both = source("s3", "a.md", ["a.one", "a.two"]).model_copy(
+        update={"url": "https://x.org/two"})
+    untagged = source("s4", "a.md").model_copy(update={"url": "https://x.org/doc"})
+    uncurated = source("s5", "k8s/page.md").model_copy(update={"url": "https://else.org"})
+    no_url = source("s6", "a.md", ["a.two"])
+    ans = answer("q", [recommendation("a.one", ["s1", "s2", "s3", "s4", "s5", "s6"])],
+                 [own, wrong, both, untagged, uncurated, no_url])
+    value, bad = m.citation_url_correctness(ans, cards, doc_urls)
+    # s5 is not scored (no corpus document); s2 shows its file's URL, s6 shows none.
+    assert bad == ["a.one -> s2", "a.one -> s6"]
+    assert value == pytest.approx(3 / 5)
+    assert m.citation_url_correctness(answer("q"), cards, doc_urls) == (None, [])
+
+
+def test_profile_ok_checks_expected_and_forbidden_facts() -> None:
+    profile = PlanningProfile(hosting=["azure"], workloads=["stateless"], availability="low",
+                              compliance=["PCI"])
+    assert m.profile_ok({}, {}, profile) is None
+    assert m.profile_ok({"hosting": ["azure"], "compliance": ["pci"]},
+                        {"hosting": ["aws"], "workloads": ["arm"]}, profile) is True
+    assert m.profile_ok({"hosting": ["aws"]}, {}, profile) is False
+    assert m.profile_ok({}, {"workloads": ["stateless"]}, profile) is False
+    assert m.profile_ok({"availability": "low"}, {}, profile) is True
+    assert m.profile_ok({"availability": "high"}, {}, profile) is False
+    assert m.profile_ok({}, {"availability": ["high"]}, profile) is True
+    assert m.profile_ok({}, {"availability": ["low"]}, profile) is False
+    assert m.profile_ok({"team_size": 5}, {}, profile) is False
+    assert m.profile_problems({"hosting": ["aws"]}, {"availability": "low"}, profile) == [
+        "hosting lacks aws", "availability has low"]
+    assert m.profile_ok({"hosting": ["azure"]}, {}, None) is False
 
 
 def test_citation_specificity_wants_the_decisions_own_section() -> None:

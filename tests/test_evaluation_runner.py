@@ -62,7 +62,8 @@ def test_run_eval_scores_each_backend_side_by_side() -> None:
     calls: list[tuple[int, int, str]] = []
     report = run_eval(fake, CASES, ["good", "bad"], catalogue=tiny_catalogue(),
                       progress=lambda d, t, label: calls.append((d, t, label)))
-    assert report.backends == ["good", "bad"]
+    assert report.backends == ["good", "bad", "cards-cosine-top5"]
+    assert report.references == ["cards-cosine-top5"]
     assert [c[0] for c in calls] == list(range(1, 7)) and calls[-1][1] == 6
     good_s, bad_s = report.summaries["good"], report.summaries["bad"]
     assert good_s.passed == 3 and good_s.failing == []
@@ -83,7 +84,7 @@ def test_run_eval_scores_each_backend_side_by_side() -> None:
 def test_retrieval_uses_the_standalone_question_of_follow_ups() -> None:
     fake = FakeAssistant(script, RANKED)
     report = run_eval(fake, CASES, ["good"], catalogue=tiny_catalogue(), k=5)
-    by_id = {r.case_id: r for r in report.results}
+    by_id = {r.case_id: r for r in report.results_of("good")}
     assert by_id["etcd"].scores["mrr"] == 0.5
     assert by_id["follow"].scores["mrr"] == 1.0
     assert ("etcd members five", 5, None) in fake.retrieved

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 EVALS_DIR = BUNDLED_CORPUS.parent / "evals"
 
 
-def _default_cases() -> Path:
-    local = Path("evals/cases.yaml")
-    return local if local.is_file() else EVALS_DIR / "cases.yaml"
+def _evals_dir() -> Path:
+    local = Path("evals")
+    return local if (local / "cases.yaml").is_file() else EVALS_DIR
 
 
 @contextmanager
@@ -67,8 +67,28 @@ def _progress(console: Console, label: str) -> Iterator[Callable[[int, int, str]
 def eval_command(
     cases: Annotated[
         Path | None,
-        typer.Option("--cases", help="Answer cases (YAML). Default: evals/cases.yaml."),
+        typer.Option("--cases", help="One answer-case file (YAML) instead of --split."),
     ] = None,
+    split: Annotated[
+        str,
+        typer.Option("--split", help="Eval split: dev (evals/cases.yaml + evals/suites), "
+                     "heldout (evals/heldout) or all."),
+    ] = "dev",
+    ablate: Annotated[
+        list[str] | None,
+        typer.Option("--ablate", metavar="NAME", help="Also run with this engine component "
+                     "switched off (repeatable; 'all' = each component in turn)."),
+    ] = None,
+    allowed_regressions: Annotated[
+        Path | None,
+        typer.Option("--allowed-regressions", help="Cases allowed to fail although they pass "
+                     "in --baseline. Default: evals/allowed-regressions.yaml."),
+    ] = None,
+    fit_support: Annotated[
+        bool,
+        typer.Option("--fit-support", help="Refit the citation-support threshold on "
+                     "evals/support-pairs.yaml, write it, and exit."),
+    ] = False,
     backend: Annotated[
         list[str] | None,
         typer.Option(
@@ -114,10 +134,10 @@ def eval_command(
 ) -> None:
     """Run eval cases over one or more backends (or a retrieval set over a collection)."""
     from ..api import Assistant
+    from ..errors import InputError
     from ..evaluation import (
         compare,
         gate,
-        load_cases,
         load_report,
         load_retrieval_set,
         parse_fail_under,
@@ -126,11 +146,20 @@ def eval_command(
         write_baseline,
         write_reports,
     )
+    from ..evaluation.ablate import resolve, run_ablations
+    from ..evaluation.regressions import describe, load_allowed_regressions, newly_failing
+    from ..evaluation.splits import SPLIT_CHOICES, load_cases_file, load_split
 
     console = Console()
     err = Console(stderr=True)
     bounds = parse_fail_under(fail_under or [])
+    components = resolve(ablate or [])
+    if split not in SPLIT_CHOICES:
+        raise InputError(f"unknown split {split!r}.", f"use one of: {', '.join(SPLIT_CHOICES)}.")
     assistant = Assistant()
+    if fit_support:
+        _fit_support(console, assistant)
+        return
     if retrieval is not None:
         rset = load_retrieval_set(retrieval)
         with _progress(err, f"retrieval {rset.name}") as progress:
@@ -139,23 +168,41 @@ def eval_command(
                 cases_file=str(retrieval),
             )
     else:
-        cases_path = cases or _default_cases()
-        case_list = load_cases(cases_path)
+        case_list = load_cases_file(cases) if cases else load_split(_evals_dir(), split)
+        source = str(cases) if cases else f"{_evals_dir()} (split {split})"
         with _progress(err, "eval") as progress:
             report = run_eval(
                 assistant, case_list, backend or None, k=k, progress=progress,
-                cases_file=str(cases_path),
+                cases_file=source,
             )
+        if components:
+            main = report.backends[0]
+            with _progress(err, "ablations") as progress:
+                rows = run_ablations(
+                    assistant, case_list, report.splits[main], components, main, k=k,
+                    embedder=assistant.embedder, progress=progress,
+                )
+            report = report.model_copy(update={"ablations": rows})
+    failing: list[str] = []
     if baseline is not None:
+        base = load_report(baseline)
         report = report.model_copy(
             update={
                 "comparison": compare(
-                    report, load_report(baseline), baseline_name=str(baseline),
-                    tolerance=tolerance,
+                    report, base, baseline_name=str(baseline), tolerance=tolerance,
                 )
             }
         )
-    report = report.model_copy(update={"gate": gate(report, bounds)})
+        if report.kind == "answers":
+            allowed = load_allowed_regressions(
+                allowed_regressions or _evals_dir() / "allowed-regressions.yaml"
+            )
+            failing = [f"newly failing: {describe(r)}"
+                       for r in newly_failing(report, base, allowed)]
+    verdict = gate(report, bounds)
+    report = report.model_copy(
+        update={"gate": verdict.model_copy(update={"failures": [*verdict.failures, *failing]})}
+    )
     folder = out or Path("evals/results") / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     paths = write_reports(report, folder)
     if write_baseline_to is not None:
@@ -169,8 +216,20 @@ def eval_command(
         sys.exit(1)
 
 
+def _fit_support(console: Console, assistant: Any) -> None:
+    from ..evaluation.support import THRESHOLD_FILE, fit_support, load_pairs, save_threshold
+
+    pairs_file = _evals_dir() / "support-pairs.yaml"
+    fit = fit_support(assistant.embedder, load_pairs(pairs_file), "evals/support-pairs.yaml")
+    save_threshold(fit)
+    console.print(
+        f"support threshold {fit.threshold:.4f} (balanced accuracy {fit.balanced_accuracy:.3f},"
+        f" accuracy {fit.accuracy:.3f}, {fit.pairs} pairs) written to {THRESHOLD_FILE}"
+    )
+
+
 def _print_summary(console: Console, report: EvalReport) -> None:
-    from ..evaluation.report import fmt
+    from ..evaluation.report import ablation_table, fmt, split_rows
     from ..evaluation.report import headline_rows as rows_of
 
     table = Table(title=f"kubeplan {report.kind} eval (95% bootstrap CI)")
@@ -181,6 +240,10 @@ def _print_summary(console: Console, report: EvalReport) -> None:
         # Labels like "status_accuracy[answered]" are not rich markup.
         table.add_row(*(escape(cell) for cell in row))
     console.print(table)
+    if report.kind == "answers" and report.splits:
+        _print_table(console, "dev and held-out side by side", *split_rows(report))
+    if report.ablations:
+        _print_table(console, "ablations (ablated - normal)", *ablation_table(report))
     if report.comparison:
         for bc in report.comparison.backends:
             delta = Table(title=f"{bc.backend} vs {report.comparison.baseline}")
@@ -203,3 +266,12 @@ def _print_summary(console: Console, report: EvalReport) -> None:
         console.print("[bold red]eval gate failed:[/]")
         for failure in report.gate.failures:
             console.print(f"  - {escape(failure)}")
+
+
+def _print_table(console: Console, title: str, header: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title)
+    for i, col in enumerate(header):
+        table.add_column(escape(col), justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)

@@ -5,8 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..schemas import TOPICS
+from .calibration import calibration
 from .metrics import MetricSummary, mean, summarize
-from .results import LATENCY, TIMING_METRICS, BackendSummary, CaseResult
+from .results import (
+    ANSWER_METRICS,
+    LATENCY,
+    TIMING_METRICS,
+    BackendSummary,
+    CaseResult,
+    SplitSummary,
+)
+from .suites import suite_metrics
 
 
 def metric_summary(metric: str, results: Sequence[CaseResult], ci: bool = True) -> MetricSummary:
@@ -58,3 +67,21 @@ def summarize_backend(
         by_tag={t: _breakdown(rs, metrics) for t, rs in sorted(by_tag.items())},
         failing=[r.case_id for r in results if not r.passed],
     )
+
+
+def summarize_splits(backend: str, results: Sequence[CaseResult]) -> dict[str, SplitSummary]:
+    """Per split (dev first): headline metrics, suite metrics (a paraphrase's original is
+    looked up among all of ``results``) and calibration."""
+    splits: dict[str, list[CaseResult]] = {}
+    for r in results:
+        splits.setdefault(r.split, []).append(r)
+    order = sorted(splits, key=lambda s: (s != "dev", s))
+    return {
+        name: SplitSummary(
+            split=name,
+            summary=summarize_backend(backend, splits[name], ANSWER_METRICS),
+            suite_metrics=suite_metrics(splits[name], results),
+            calibration=calibration(splits[name]),
+        )
+        for name in order
+    }

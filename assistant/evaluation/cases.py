@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -18,6 +18,12 @@ from ..errors import InputError
 from ..schemas import TOPICS, PlanningProfile, Status, Turn
 
 _SLUG = r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$"
+
+Split = Literal["dev", "heldout"]
+SPLITS: tuple[Split, ...] = ("dev", "heldout")
+SUITES: tuple[str, ...] = ("main", "paraphrases", "negation", "declines", "false-refusals",
+                           "multi-aspect")
+"""Suites with a metric of their own; other suite names load and get the headline metrics."""
 
 
 class _Strict(BaseModel):
@@ -60,14 +66,22 @@ class Case(_Strict):
         "these values; scalar fields: any value but these).",
     )
 
+    split: Split = Field(
+        default="dev",
+        description="Set by the loader from the file's top-level `split` (dev | heldout).",
+    )
+    suite: str = Field(
+        default="main",
+        description="Set by the loader from the file's top-level `suite` (main when absent).",
+    )
+
     @field_validator("expect_profile", "forbid_profile")
     @classmethod
     def _known_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
         unknown = set(value) - set(PlanningProfile.model_fields)
         if unknown:
-            raise ValueError(
-                f"unknown profile fields {sorted(unknown)}; use {sorted(PlanningProfile.model_fields)}"
-            )
+            known = sorted(PlanningProfile.model_fields)
+            raise ValueError(f"unknown profile fields {sorted(unknown)}; use {known}")
         return value
 
     @field_validator("must")
@@ -95,6 +109,9 @@ class Case(_Strict):
     def decision_ids(self) -> set[str]:
         return {d for group in self.must for d in group} | set(self.must_not)
 
+    def must_ids(self) -> set[str]:
+        return {d for group in self.must for d in group}
+
 
 class RetrievalCase(_Strict):
     """A question and the documents a good retriever returns for it."""
@@ -120,7 +137,7 @@ class RetrievalSet(_Strict):
 
     @model_validator(mode="after")
     def _unique_and_rooted(self) -> RetrievalSet:
-        _check_unique(c.id for c in self.cases)
+        check_unique(c.id for c in self.cases)
         if self.roots:
             for case in self.cases:
                 for path in case.expect:
@@ -132,7 +149,7 @@ class RetrievalSet(_Strict):
         return self
 
 
-def _check_unique(ids: Iterable[str]) -> None:
+def check_unique(ids: Iterable[str]) -> None:
     seen: set[str] = set()
     for case_id in ids:
         if case_id in seen:
@@ -140,7 +157,7 @@ def _check_unique(ids: Iterable[str]) -> None:
         seen.add(case_id)
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise InputError(f"eval file {path} does not exist.", "pass an existing YAML file.")
     try:
@@ -174,7 +191,7 @@ def parse_cases(data: Any, source: str = "cases") -> list[Case]:
                 "correct those fields (see evals/README.md for the format).",
             ) from exc
     try:
-        _check_unique(c.id for c in cases)
+        check_unique(c.id for c in cases)
     except ValueError as exc:
         raise InputError(f"{source}: {exc}", "give every case its own id.") from exc
     return cases
@@ -182,12 +199,12 @@ def parse_cases(data: Any, source: str = "cases") -> list[Case]:
 
 def load_cases(path: Path) -> list[Case]:
     """Read and validate an answer-case file (YAML or JSON)."""
-    return parse_cases(_read_yaml(path), str(path))
+    return parse_cases(read_yaml(path), str(path))
 
 
 def load_retrieval_set(path: Path) -> RetrievalSet:
     """Read and validate a retrieval set (YAML or JSON)."""
-    data = _read_yaml(path)
+    data = read_yaml(path)
     if isinstance(data, dict) and "name" not in data:
         data = {"name": path.stem, **data}
     try:

@@ -120,7 +120,9 @@ def compare(
             f"the baseline is a {baseline.kind} eval but this run is a {current.kind} eval.",
             "compare answer evals with answer baselines and retrieval evals with retrieval ones.",
         )
-    shared = [b for b in current.backends if b in baseline.summaries]
+    # Reference rows are context, not a backend under test.
+    shared = [b for b in current.backends
+              if b in baseline.summaries and b not in current.references]
     return Comparison(
         baseline=baseline_name,
         baseline_created=baseline.created,
@@ -168,6 +170,8 @@ def gate(report: EvalReport, fail_under: Mapping[str, float] | None = None) -> G
                 "use one of: " + ", ".join(report.headline()),
             )
         for backend, summary in report.summaries.items():
+            if backend in report.references:
+                continue
             ms = summary.metrics.get(metric)
             value = ms.value if ms else None
             if value is None:

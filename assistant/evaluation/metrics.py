@@ -9,9 +9,13 @@ Definitions (also in ``evals/README.md``):
   decisions are fair answers).
 - *must_not rate*: share of cases declaring ``must_not`` that recommended any of those ids.
 - *citation validity*: share of citations whose id is among the answer's sources.
-- *citation support*: share of (recommendation, citation) pairs whose cited passage belongs
-  to the document that carries the decision (the passage lists the decision, or comes from
-  that document), or shares at least ``SUPPORT_THRESHOLD`` of the decision card's key terms.
+- *citation support*: share of (recommendation, citation) pairs where the best sentence of
+  the cited passage has an embedding cosine similarity with the recommendation's claim
+  (title + recommendation) at or above a threshold fitted on labelled pairs
+  (``support.py``, ``evals/support-pairs.yaml``).
+- *citation URL correctness*: share of (recommendation, citation) pairs whose shown upstream
+  URL is one the cited section's own source list names (``allowed_urls``).
+- *profile ok*: the answer's profile holds ``expect_profile`` and none of ``forbid_profile``.
 - *sources recall*: share of ``expect_sources`` documents among the cited sources.
 - retrieval *hit@k*, *recall@k*, *MRR* and *nDCG@10* over a ranked list of documents
   (passages collapsed to their document, first rank kept), binary relevance.
@@ -26,10 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..schemas import PlanAnswer
-
-SUPPORT_THRESHOLD = 0.3
-"""Share of a decision card's key terms a passage must contain to support it by content."""
+from ..schemas import PlanAnswer, PlanningProfile, Source
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-+.][a-z0-9]+)*")
 _STOP = frozenset(
@@ -51,6 +52,9 @@ class DecisionCard(BaseModel):
     doc_path: str = Field(description="Path of the corpus document that carries the decision.")
     doc_id: str = ""
     terms: frozenset[str] = Field(default_factory=frozenset)
+    sources: frozenset[str] = Field(
+        default_factory=frozenset, description="Upstream URLs the decision card lists."
+    )
 
 
 def key_terms(text: str) -> frozenset[str]:
@@ -118,37 +122,104 @@ def citation_validity(answer: PlanAnswer) -> float | None:
     return sum(1 for c in cited if c in source_ids) / len(cited)
 
 
-def unsupported_citations(
-    answer: PlanAnswer,
-    cards: Mapping[str, DecisionCard],
-    threshold: float = SUPPORT_THRESHOLD,
-) -> tuple[int, list[str]]:
-    """(number of citation pairs, the unsupported ones as ``decision -> source id``)."""
+def support_pairs(answer: PlanAnswer) -> list[tuple[str, str, str, str]]:
+    """``(decision id, source id, claim, passage)`` for every citation of a known source;
+    the claim is what the recommendation asserts (title + recommendation text)."""
     sources = {s.id: s for s in answer.sources}
-    pairs = 0
-    bad: list[str] = []
+    pairs = []
     for rec in answer.recommendations:
-        card = cards.get(rec.decision_id)
+        claim = f"{rec.title}. {rec.recommendation}"
         for cid in rec.citations:
-            pairs += 1
             src = sources.get(cid)
-            ok = src is not None and card is not None and (
-                rec.decision_id in src.decision_ids
-                or src.path == card.doc_path
-                or term_overlap(card.terms, f"{src.section} {src.snippet}") >= threshold
-            )
-            if not ok:
-                bad.append(f"{rec.decision_id} -> {cid}")
-    return pairs, bad
+            pairs.append((rec.decision_id, cid, claim, src.snippet if src else ""))
+    return pairs
 
 
 def citation_support(
+    similarities: Sequence[tuple[str, float]], threshold: float
+) -> tuple[float | None, list[str]]:
+    """(share of pairs at or above ``threshold``, the pairs below it) from
+    ``(pair label, best-sentence similarity)``; ``None`` without pairs."""
+    if not similarities:
+        return None, []
+    bad = [label for label, sim in similarities if sim < threshold]
+    return (len(similarities) - len(bad)) / len(similarities), bad
+
+
+def _norm_url(url: str) -> str:
+    return url.strip().rstrip("/")
+
+
+def allowed_urls(
+    source: Source,
+    cards: Mapping[str, DecisionCard],
+    document_urls: Mapping[str, frozenset[str]],
+) -> frozenset[str] | None:
+    """URLs the cited section's source list names: the decisions it is tagged with, else
+    its curated document's front matter; ``None`` for a passage of no corpus document."""
+    if source.decision_ids:
+        return frozenset(
+            _norm_url(u) for d in source.decision_ids if d in cards for u in cards[d].sources
+        )
+    urls = document_urls.get(source.path)
+    return None if urls is None else frozenset(_norm_url(u) for u in urls)
+
+
+def citation_url_correctness(
     answer: PlanAnswer,
     cards: Mapping[str, DecisionCard],
-    threshold: float = SUPPORT_THRESHOLD,
-) -> float | None:
-    pairs, bad = unsupported_citations(answer, cards, threshold)
-    return None if pairs == 0 else (pairs - len(bad)) / pairs
+    document_urls: Mapping[str, frozenset[str]],
+) -> tuple[float | None, list[str]]:
+    """(share of scored citation pairs whose ``Source.url`` is allowed, the wrong ones as
+    ``decision -> source id``); uncurated passages are not scored."""
+    sources = {s.id: s for s in answer.sources}
+    scored = 0
+    wrong: list[str] = []
+    for rec in answer.recommendations:
+        for cid in rec.citations:
+            src = sources.get(cid)
+            allowed = None if src is None else allowed_urls(src, cards, document_urls)
+            if src is None or allowed is None:
+                continue
+            scored += 1
+            if src.url is None or _norm_url(src.url) not in allowed:
+                wrong.append(f"{rec.decision_id} -> {cid}")
+    return (None if scored == 0 else (scored - len(wrong)) / scored), wrong
+
+
+def _values(value: object) -> set[str]:
+    items = value if isinstance(value, list | tuple | set | frozenset) else [value]
+    return {str(v).lower() for v in items if v is not None}
+
+
+def profile_problems(
+    expect: Mapping[str, object], forbid: Mapping[str, object], profile: PlanningProfile
+) -> list[str]:
+    """What the extracted profile gets wrong: a missing expected value, or a forbidden one.
+    List fields: expected values must be among the profile's, forbidden ones absent.
+    Scalar fields: the expected value exactly; none of the forbidden values."""
+    have = profile.model_dump()
+    problems = []
+    for name, wanted in expect.items():
+        got = _values(have.get(name))
+        missing = _values(wanted) - got
+        if isinstance(have.get(name), list):
+            problems += [f"{name} lacks {v}" for v in sorted(missing)]
+        elif missing or not got:
+            problems.append(f"{name} is {have.get(name)!r}, expected {wanted!r}")
+    for name, banned in forbid.items():
+        clash = _values(banned) & _values(have.get(name))
+        problems += [f"{name} has {v}" for v in sorted(clash)]
+    return problems
+
+
+def profile_ok(
+    expect: Mapping[str, object], forbid: Mapping[str, object], profile: PlanningProfile | None
+) -> bool | None:
+    """``None`` when the case states no profile expectation."""
+    if not expect and not forbid:
+        return None
+    return profile is not None and not profile_problems(expect, forbid, profile)
 
 
 def citation_specificity(answer: PlanAnswer) -> float | None:

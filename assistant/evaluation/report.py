@@ -8,8 +8,10 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
+from .cases import SPLITS
 from .metrics import MetricSummary
-from .results import TIMING_METRICS, EvalReport
+from .results import TIMING_METRICS, EvalReport, SplitSummary
+from .suites import ALL_SUITE_METRICS
 
 _ANSWER_COLUMNS = (
     "pass_rate",
@@ -64,6 +66,84 @@ def headline_rows(report: EvalReport) -> list[list[str]]:
         f"{report.summaries[b].passed}/{report.summaries[b].cases}" for b in report.backends
     ]])
     return rows
+
+
+SIDE_BY_SIDE_METRICS: tuple[str, ...] = (
+    "pass_rate",
+    "decision_recall",
+    "decision_precision",
+    "must_not_rate",
+    "status_accuracy",
+    "citation_support",
+    "citation_url_correctness",
+)
+"""Headline metrics shown per split, followed by the suite metrics and calibration error."""
+
+
+def _split_value(ss: SplitSummary | None, metric: str) -> str:
+    if ss is None:
+        return "not run"
+    if metric == "ece":
+        return fmt(ss.calibration.ece)
+    if metric == "cases passed":
+        return f"{ss.summary.passed}/{ss.summary.cases}"
+    ms = ss.suite_metrics.get(metric) or ss.summary.metrics.get(metric)
+    return fmt_summary(ms, metric)
+
+
+def split_rows(report: EvalReport) -> tuple[list[str], list[list[str]]]:
+    """Dev and held-out side by side for every backend (a split not run says so)."""
+    splits = [*SPLITS, *sorted({s for b in report.splits.values() for s in b} - set(SPLITS))]
+    header = ["metric", *[f"{b} · {sp}" for b in report.backends for sp in splits]]
+    present = {m for b in report.splits.values() for ss in b.values() for m in ss.suite_metrics}
+    metrics = [*SIDE_BY_SIDE_METRICS, *[m for m in ALL_SUITE_METRICS if m in present], "ece",
+               "cases passed"]
+    rows = []
+    for metric in metrics:
+        rows.append([metric, *[
+            _split_value(report.splits.get(b, {}).get(sp), metric)
+            for b in report.backends for sp in splits
+        ]])
+    return header, rows
+
+
+def calibration_rows(report: EvalReport) -> list[list[str]]:
+    """``[backend, split, label, count, share correct, stated]`` rows."""
+    rows = []
+    for b in report.backends:
+        if b in report.references:
+            continue
+        for sp, ss in report.splits.get(b, {}).items():
+            for row in ss.calibration.rows:
+                rows.append([b, sp, row.label, str(row.count), fmt(row.share_correct),
+                             fmt(row.stated)])
+            rows.append([b, sp, "ECE", str(ss.calibration.n), fmt(ss.calibration.ece), ""])
+    return rows
+
+
+def ablation_table(report: EvalReport) -> tuple[list[str], list[list[str]]]:
+    """Component, pass-rate and decision-recall deltas per split, then suite deltas."""
+    header = ["component", "backend"]
+    for sp in SPLITS:
+        header += [f"Δ pass_rate {sp}", f"Δ decision_recall {sp}"]
+    header.append("Δ suite metrics")
+    rows = []
+    for row in report.ablations:
+        cells = [row.component, row.backend]
+        for sp in SPLITS:
+            d = row.deltas.get(sp)
+            for metric in ("pass_rate", "decision_recall"):
+                value = None if d is None else d.get(metric)
+                cells.append("not run" if d is None else _signed(value))
+        suite = [f"{m} {sp} {_signed(v)}" for sp, d in row.deltas.items() for m, v in d.items()
+                 if m not in ("pass_rate", "decision_recall")]
+        cells.append("; ".join(suite) or "–")
+        rows.append(cells)
+    return header, rows
+
+
+def _signed(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.3f}"
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -125,6 +205,24 @@ def to_markdown(report: EvalReport) -> str:
         _md_table(["metric", *report.backends], headline_rows(report)),
         "",
     ]
+    if report.kind == "answers" and report.splits:
+        header, rows = split_rows(report)
+        out += ["## Dev and held-out side by side", "",
+                "Dev is for building; held-out is for judging and never tuned on.", "",
+                _md_table(header, rows), ""]
+        if report.references:
+            out += [f"Reference row{'s' if len(report.references) > 1 else ''} "
+                    f"({', '.join(report.references)}): catalogue cards ranked by embedding "
+                    "similarity to the question, top 5, no citations; scored on decisions "
+                    "and status only.", ""]
+        cal = calibration_rows(report)
+        if cal:
+            out += ["## Calibration (confidence against correctness)", "",
+                    _md_table(["backend", "split", "label", "count", "share correct",
+                               "stated"], cal), ""]
+    if report.ablations:
+        header, rows = ablation_table(report)
+        out += ["## Ablations (ablated − normal)", "", _md_table(header, rows), ""]
     if report.gate.failures:
         out += ["## Gate: FAILED", ""] + [f"- {f}" for f in report.gate.failures] + [""]
     out += _comparison_md(report)
@@ -209,6 +307,27 @@ def plots(report: EvalReport) -> dict[str, str]:
     images["backends"] = _png(fig)
     plt.close(fig)
 
+    reliability = [
+        (b, sp, ss.calibration) for b in backends if b not in report.references
+        for sp, ss in report.splits.get(b, {}).items() if ss.calibration.bins
+    ]
+    if reliability:
+        fig, ax = plt.subplots(figsize=(5.0, 4.0))
+        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+        for b, sp, cal in reliability:
+            xs = [x for x, _, _ in cal.bins]
+            ys = [y for _, y, _ in cal.bins]
+            ece = "–" if cal.ece is None else f"{cal.ece:.3f}"
+            ax.plot(xs, ys, marker="o", label=f"{b} {sp} (ECE {ece})")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel("stated probability")
+        ax.set_ylabel("share correct")
+        ax.set_title("Reliability")
+        ax.legend(fontsize=8)
+        images["reliability"] = _png(fig)
+        plt.close(fig)
+
     fig, ax = plt.subplots(figsize=(6.0, 3.5))
     data = [[r.latency_ms for r in report.results_of(b)] or [0.0] for b in backends]
     ax.boxplot(data)
@@ -245,6 +364,16 @@ def to_html(report: EvalReport) -> str:
         "<h2>Headline (95% bootstrap CI)</h2>",
         _html_table(["metric", *report.backends], headline_rows(report)),
     ]
+    if report.kind == "answers" and report.splits:
+        header, rows = split_rows(report)
+        parts += ["<h2>Dev and held-out side by side</h2>", _html_table(header, rows)]
+        cal = calibration_rows(report)
+        if cal:
+            parts += ["<h2>Calibration</h2>", _html_table(
+                ["backend", "split", "label", "count", "share correct", "stated"], cal)]
+    if report.ablations:
+        header, rows = ablation_table(report)
+        parts += ["<h2>Ablations (ablated − normal)</h2>", _html_table(header, rows)]
     if report.gate.failures:
         parts.append("<h2 class='fail'>Gate failed</h2><ul>")
         parts += [f"<li>{html.escape(f)}</li>" for f in report.gate.failures]
@@ -264,7 +393,7 @@ def to_html(report: EvalReport) -> str:
                          f"<br>Newly passing: {html.escape(', '.join(bc.newly_passing) or 'none')}"
                          "</p>")
     titles = {"per_topic": "Per-topic scores", "backends": "Backend comparison",
-              "latency": "Latency distribution"}
+              "latency": "Latency distribution", "reliability": "Reliability (calibration)"}
     for key, data in images.items():
         parts.append(f"<h2>{titles[key]}</h2><img alt='{key}' src='data:image/png;base64,{data}'>")
     header = ["", "cases", *_columns(report)]

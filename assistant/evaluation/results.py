@@ -23,6 +23,7 @@ ANSWER_METRICS: tuple[str, ...] = (
     "citation_validity",
     "citation_support",
     "citation_specificity",
+    "citation_url_correctness",
     "sources_recall",
     "hit_at_k",
     "recall_at_k",
@@ -43,7 +44,9 @@ RETRIEVAL_METRICS: tuple[str, ...] = (
 )
 """Headline metrics of a retrieval eval."""
 
-LOWER_IS_BETTER = frozenset({"must_not_rate", "latency_p50_ms", "latency_p95_ms"})
+LOWER_IS_BETTER = frozenset(
+    {"must_not_rate", "latency_p50_ms", "latency_p95_ms", "false_refusal_rate", "ece"}
+)
 TIMING_METRICS = frozenset({"latency_p50_ms", "latency_p95_ms"})
 """Machine-dependent: reported and compared, never gated on by default."""
 
@@ -81,6 +84,13 @@ class CaseResult(_Strict):
     tags: list[str] = Field(default_factory=list)
     topics: list[str] = Field(default_factory=list)
     expect_status: str | None = None
+    split: str = "dev"
+    suite: str = "main"
+    variant_of: str | None = None
+    must: list[list[str]] = Field(default_factory=list, description="The case's `must` groups.")
+    profile_ok: bool | None = Field(
+        default=None, description="Profile holds expect_profile and none of forbid_profile."
+    )
     status: str | None = Field(default=None, description="Answer status, or 'error'.")
     passed: bool
     reasons: list[str] = Field(default_factory=list, description="Why the case failed.")
@@ -88,6 +98,13 @@ class CaseResult(_Strict):
         default_factory=dict, description="Per-case metric values; None when undefined."
     )
     recommended: list[str] = Field(default_factory=list)
+    confidences: list[str] = Field(
+        default_factory=list, description="Confidence label of each recommended id, in order."
+    )
+    probabilities: list[float | None] = Field(
+        default_factory=list, description="Numeric probability of each, when the schema has one."
+    )
+    wrong_urls: list[str] = Field(default_factory=list, description="decision -> source id")
     missing: list[list[str]] = Field(default_factory=list, description="Unmet `must` groups.")
     must_not_hits: list[str] = Field(default_factory=list)
     unsupported: list[str] = Field(default_factory=list, description="decision -> source id")
@@ -144,6 +161,48 @@ class Comparison(_Strict):
     backends: list[BackendComparison] = Field(default_factory=list)
 
 
+class CalibrationRow(_Strict):
+    label: str
+    count: int
+    correct: int
+    stated: float | None = Field(default=None, description="Mean stated probability.")
+
+    @property
+    def share_correct(self) -> float | None:
+        return self.correct / self.count if self.count else None
+
+
+class Calibration(_Strict):
+    """Confidence against correctness (a recommendation is correct when its id is in a
+    `must` group; cases without `must` groups are skipped)."""
+
+    rows: list[CalibrationRow] = Field(default_factory=list)
+    ece: float | None = None
+    bins: list[tuple[float, float, int]] = Field(
+        default_factory=list, description="Reliability bins: (mean stated, share correct, n)."
+    )
+    n: int = 0
+
+
+class SplitSummary(_Strict):
+    """One backend on one split: headline metrics, suite metrics, calibration."""
+
+    split: str
+    summary: BackendSummary
+    suite_metrics: dict[str, MetricSummary] = Field(default_factory=dict)
+    calibration: Calibration = Field(default_factory=Calibration)
+
+
+class AblationRow(_Strict):
+    """One component switched off: metric deltas (ablated - normal) per split."""
+
+    component: str
+    description: str = ""
+    backend: str
+    deltas: dict[str, dict[str, float | None]] = Field(default_factory=dict)
+    values: dict[str, dict[str, float | None]] = Field(default_factory=dict)
+
+
 class Gate(_Strict):
     """Why the run fails (regressions beyond tolerance, values below --fail-under)."""
 
@@ -166,6 +225,17 @@ class EvalReport(_Strict):
     backends: list[str]
     summaries: dict[str, BackendSummary] = Field(default_factory=dict)
     results: list[CaseResult] = Field(default_factory=list)
+    references: list[str] = Field(
+        default_factory=list, description="Naive reference rows among `backends` (never gated)."
+    )
+    splits: dict[str, dict[str, SplitSummary]] = Field(
+        default_factory=dict, description="backend -> split -> summary."
+    )
+    ablations: list[AblationRow] = Field(default_factory=list)
+    passing: dict[str, dict[str, dict[str, list[str]]]] = Field(
+        default_factory=dict,
+        description="backend -> split -> suite -> ids of passing cases (what the gate reads).",
+    )
     comparison: Comparison | None = None
     gate: Gate = Field(default_factory=Gate)
 
@@ -175,11 +245,27 @@ class EvalReport(_Strict):
     def headline(self) -> tuple[str, ...]:
         return ANSWER_METRICS if self.kind == "answers" else RETRIEVAL_METRICS
 
+    def passing_ids(self) -> dict[str, dict[str, dict[str, list[str]]]]:
+        """backend -> split -> suite -> sorted ids of the cases that passed."""
+        table: dict[str, dict[str, dict[str, list[str]]]] = {}
+        for r in self.results:
+            suites = table.setdefault(r.backend, {}).setdefault(r.split, {})
+            ids = suites.setdefault(r.suite, [])
+            if r.passed:
+                ids.append(r.case_id)
+        for suites_by_split in table.values():
+            for suites in suites_by_split.values():
+                for ids in suites.values():
+                    ids.sort()
+        return table
+
     def compact(self) -> EvalReport:
-        """The report without answers or comparison: what a committed baseline holds."""
+        """The report without answers or comparison, with the passing ids per backend,
+        split and suite: what a committed baseline holds."""
         return self.model_copy(
             update={
                 "results": [r.model_copy(update={"answer": None}) for r in self.results],
+                "passing": self.passing_ids(),
                 "comparison": None,
                 "gate": Gate(),
             }

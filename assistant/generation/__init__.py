@@ -43,6 +43,8 @@ class GenerationRequest:
     #: search did not surface; ``None`` when the caller has no store at hand.
     lookup: Callable[[Sequence[str]], list[Passage]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Components switched off for an ablation study (names of ``assistant.ablation``).
+    ablations: frozenset[str] = frozenset()
 
 
 @runtime_checkable

@@ -219,7 +219,7 @@ def assess_conditions(
 
 
 def gather_candidates(
-    passages: Sequence[Passage], catalogue: Catalogue
+    passages: Sequence[Passage], catalogue: Catalogue, *, evidence: bool = True
 ) -> dict[str, Candidate]:
     """Decisions the retrieved passages explain, with each passage's weight for them."""
     candidates: dict[str, Candidate] = {}
@@ -237,7 +237,8 @@ def gather_candidates(
     for cand in candidates.values():
         cand.passages.sort(key=lambda pw: (-pw[1], pw[0].chunk.id))
         weights = [w for _, w in cand.passages]
-        cand.evidence = sum(w * 0.5**i for i, w in enumerate(weights[:3]))
+        # The `retrieval-evidence` ablation keeps the candidates but not their votes.
+        cand.evidence = sum(w * 0.5**i for i, w in enumerate(weights[:3])) if evidence else 0.0
     return candidates
 
 
@@ -268,26 +269,32 @@ def card_candidates(
 def rank_candidates(request: GenerationRequest) -> list[Candidate]:
     """Every supported decision, best first (ties broken by id: deterministic)."""
     question_tokens = tokenize(matching_text(request))
-    conditions = profile_conditions(
+    off = request.ablations
+    conditions = {} if "profile-fit" in off else profile_conditions(
         request.profile, f"{request.context_text} {request.standalone_question}"
     )
     index = card_index(request.catalogue)
     passages = list(request.passages)
-    if request.lookup is not None:
+    cards_on = "card-matching" not in off
+    if request.lookup is not None and cards_on:
         found = {d for p in passages for d in p.chunk.decision_ids}
         wanted = card_candidates(request, question_tokens, conditions, index, found)
         if is_multi_part(request.question):
             for part in question_parts(request.question):
-                more = card_candidates(request, part_tokens(part), conditions, index, found)
+                tokens = part_tokens(part, "synonyms" not in off)
+                more = card_candidates(request, tokens, conditions, index, found)
                 wanted += [d for d in more[:2] if d not in wanted]
         if wanted:
             seen = {p.chunk.id for p in passages}
             passages += [p for p in request.lookup(wanted) if p.chunk.id not in seen]
-    candidates = gather_candidates(passages, request.catalogue)
-    qset = set(question_tokens)
+    candidates = gather_candidates(
+        passages, request.catalogue, evidence="retrieval-evidence" not in off
+    )
+    # Free-text when/avoid_when conditions are part of the profile fit too.
+    qset = set() if "profile-fit" in off else set(question_tokens)
     passage_cover: dict[str, float] = {}
     for cand in candidates.values():
-        cand.card = card_match(question_tokens, cand.decision.id, index)
+        cand.card = card_match(question_tokens, cand.decision.id, index) if cards_on else 0.0
         best = 0.0
         for passage, _ in cand.passages:
             cid = passage.chunk.id
@@ -312,9 +319,9 @@ _PART_SPLIT = re.compile(
 )
 
 
-def part_tokens(part: str) -> list[str]:
+def part_tokens(part: str, synonyms: bool = True) -> list[str]:
     """A part's words plus the corpus's words for them (as the whole question gets)."""
-    return tokenize(with_synonyms(part))
+    return tokenize(with_synonyms(part, enabled=synonyms))
 
 
 def question_parts(question: str) -> list[str]:
@@ -324,19 +331,23 @@ def question_parts(question: str) -> list[str]:
 
 
 def part_leaders(
-    ranked: Sequence[Candidate], parts: Sequence[str], index: CardIndex
+    ranked: Sequence[Candidate],
+    parts: Sequence[str],
+    index: CardIndex,
+    ablations: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
     """For each part of the question, the candidate that answers that part best."""
     leaders: list[Candidate] = []
     for part in parts:
-        tokens = part_tokens(part)
+        tokens = part_tokens(part, "synonyms" not in ablations)
+        cards_on = "card-matching" not in ablations
         best: tuple[float, str] | None = None
         leader: Candidate | None = None
         for cand in ranked:
             if cand.score < THRESHOLD:
                 continue
-            key = (card_match(tokens, cand.decision.id, index) + 0.3 * cand.evidence,
-                   cand.decision.id)
+            card = card_match(tokens, cand.decision.id, index) if cards_on else 0.0
+            key = (card + 0.3 * cand.evidence, cand.decision.id)
             if best is None or key > best:
                 best, leader = key, cand
         if leader is not None and best is not None and best[0] >= PART_MIN:
@@ -526,7 +537,10 @@ def describe_profile(profile: PlanningProfile) -> str:
 def compose(request: GenerationRequest) -> PlanAnswer:
     ranked = rank_candidates(request)
     parts = question_parts(request.question) if is_multi_part(request.question) else []
-    leaders = part_leaders(ranked, parts, card_index(request.catalogue)) if parts else []
+    leaders = (
+        part_leaders(ranked, parts, card_index(request.catalogue), request.ablations)
+        if parts else []
+    )
     chosen = select(ranked, request.question, leaders)
     conditions = profile_conditions(
         request.profile, f"{request.context_text} {request.standalone_question}"
