@@ -26,6 +26,7 @@ from .chunking import chunk_document, embedding_text, source_key
 from .config import Settings
 from .embedding import Embedder
 from .errors import InputError, KubeplanError, StoreLockedError
+from .generations import StagedCollection
 from .loading import FoundFile, SkippedFile, parse_file, read_file, walk
 from .loading import file_hash as hash_bytes
 from .schemas import Chunk, CollectionStats, FileIssue, IngestReport
@@ -112,11 +113,31 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     return sources if isinstance(sources, dict) else {}
 
 
-def write_manifest(path: Path, collection: str, sources: dict[str, dict[str, Any]]) -> None:
+def read_manifest_roots(path: Path) -> list[str]:
+    """The folders and files the collection was ingested from (for ``doctor --repair``)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    roots = data.get("roots") if isinstance(data, dict) else None
+    return [str(r) for r in roots] if isinstance(roots, list) else []
+
+
+def write_manifest(
+    path: Path,
+    collection: str,
+    sources: dict[str, dict[str, Any]],
+    roots: Sequence[str] = (),
+) -> None:
     """Write atomically: a crash leaves the old manifest or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    payload = {"version": MANIFEST_VERSION, "collection": collection, "sources": sources}
+    payload = {
+        "version": MANIFEST_VERSION,
+        "collection": collection,
+        "sources": sources,
+        "roots": sorted(roots),
+    }
     tmp.write_text(json.dumps(payload, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
 
@@ -213,6 +234,9 @@ def run_ingest(
         files_skipped=list(found.skipped),
         rebuilt=rebuild,
     )
+    # Every write goes to a new generation that readers see only once it is complete.
+    staged = StagedCollection(store, name)
+    store = staged
     if rebuild:
         store.drop(name)
     check_embedder(store, name, embedder.name, embedder.dimension)
@@ -258,7 +282,8 @@ def run_ingest(
     if run.started:
         meta["generation"] = _new_generation()
     store.set_meta(name, meta)
-    write_manifest(mpath, name, new_manifest)
+    staged.commit()
+    write_manifest(mpath, name, new_manifest, _manifest_roots(mpath, roots, new_manifest))
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -377,6 +402,18 @@ def _delete_removed(
         run.delete(sorted(ids))
         removed.add(source)
     return removed
+
+
+def _manifest_roots(
+    path: Path, roots: Sequence[str], sources: dict[str, dict[str, Any]]
+) -> list[str]:
+    """This run's roots and earlier runs' roots that still have a source in the collection."""
+    candidates = set(roots) | set(read_manifest_roots(path))
+    return sorted(
+        r
+        for r in candidates
+        if r in sources or any(s.startswith(r.rstrip("/") + "/") for s in sources)
+    )
 
 
 def _new_generation() -> str:
