@@ -435,9 +435,11 @@ def ingest(
     """Run the pipeline under the write lock (what ``Assistant.ingest`` does).
 
     ``paths`` defaults to ``settings.corpus_dir``. The store is opened (by
-    ``store_factory``, default ``open_store``) only once the lock is held.
+    ``store_factory``, default ``open_store``) only once the lock is held. With
+    ``rebuild`` a damaged embedded store is moved aside first (``report.moved_aside``).
     """
     from .embedding import make_embedder
+    from .recovery import open_for_rebuild
     from .store import open_store
 
     targets = list(paths) if paths else [settings.corpus_dir]
@@ -449,8 +451,13 @@ def ingest(
             )
     embedder = embedder or make_embedder(settings)
     with ingest_lock(settings):
-        store = store_factory() if store_factory else open_store(settings)
-        return run_ingest(
+        moved = None
+        name = collection or settings.collection
+        if rebuild:
+            store, moved = open_for_rebuild(settings, name, store_factory)
+        else:
+            store = store_factory() if store_factory else open_store(settings)
+        report = run_ingest(
             targets,
             settings=settings,
             store=store,
@@ -461,6 +468,9 @@ def ingest(
             exclude=exclude,
             progress=progress,
         )
+        if moved is not None:
+            report.moved_aside = moved.as_posix()
+        return report
 
 
 def collection_stats(store: VectorStore, collection: str) -> CollectionStats:

@@ -227,12 +227,14 @@ class KeywordIndexes:
         # The chat UI serves several sessions from one Assistant: one (re)build at a time.
         self._lock = threading.Lock()
 
-    def get(self, collection: str) -> KeywordIndex:
+    def get(self, collection: str, source: str | None = None) -> KeywordIndex:
+        """The index of ``collection``; ``source`` pins the physical generation to read
+        (the one the dense search of the same request used)."""
         with self._lock:
-            return self._get(collection)
+            return self._get(collection, source or collection)
 
-    def _get(self, collection: str) -> KeywordIndex:
-        generation = collection_generation(self._store, collection)
+    def _get(self, collection: str, source: str) -> KeywordIndex:
+        generation = collection_generation(self._store, source)
         cached = self._loaded.get(collection)
         if cached is not None and cached.generation == generation:
             return cached
@@ -241,21 +243,40 @@ class KeywordIndexes:
         if KeywordIndex.saved_generation(folder) == generation:
             index = KeywordIndex.load(folder)
         if index is None:
-            index = KeywordIndex.build(self._store.iter_chunks(collection), generation)
+            index = self._build(source, generation)
             try:
                 index.save(folder)
             except OSError as exc:
-                raise StoreError(
-                    f"cannot write the keyword index under {folder}: {exc}",
-                    "make KUBEPLAN_DATA_DIR writable or point it at a writable folder.",
-                ) from exc
+                # Several readers rebuild at once after an ingest; one of them wins the
+                # rename. Only a folder no reader can write is an error.
+                if KeywordIndex.saved_generation(folder) is None:
+                    raise StoreError(
+                        f"cannot write the keyword index under {folder}: {exc}",
+                        "make KUBEPLAN_DATA_DIR writable or point it at a writable folder.",
+                    ) from exc
         self._loaded[collection] = index
         return index
 
+    def _build(self, source: str, generation: str) -> KeywordIndex:
+        """Build from one generation: if an ingest published another one while the chunks
+        were read, read again, so the stamp always matches the chunks."""
+        for _ in range(3):
+            index = KeywordIndex.build(self._store.iter_chunks(source), generation)
+            now = collection_generation(self._store, source)
+            if now == generation:
+                return index
+            generation = now
+        return KeywordIndex.build(self._store.iter_chunks(source), generation)
+
     def search(
-        self, collection: str, query: str, k: int, where: Mapping[str, Any] | None = None
+        self,
+        collection: str,
+        query: str,
+        k: int,
+        where: Mapping[str, Any] | None = None,
+        source: str | None = None,
     ) -> list[ScoredChunk]:
-        return self.get(collection).search(query, k, where)
+        return self.get(collection, source).search(query, k, where)
 
 
 def content_tokens(texts: Sequence[str]) -> set[str]:

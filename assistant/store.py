@@ -758,16 +758,22 @@ def _db_signature(path: Path) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
+#: The database file each folder's shared Chroma state was opened on, in this process.
+_OPENED: dict[str, tuple[int, int] | None] = {}
+
+
 def _open_persistent(path: Path, evict: bool = False) -> Any:
     chromadb, chroma_settings = _import_chroma()
     check_database_file(path)
-    if evict:
+    if evict or _OPENED.get(str(path), _db_signature(path)) != _db_signature(path):
         _evict(path)
     last: Exception | None = None
     for attempt in range(3):
         try:
             path.mkdir(parents=True, exist_ok=True)
-            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            _OPENED[str(path)] = _db_signature(path)
+            return client
         except Exception as exc:
             # Two processes creating the same new store race on its schema: try again.
             last = exc
