@@ -9,11 +9,15 @@ bm25s (and numpy) are imported only when an index is built or loaded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
 import re
 import shutil
 import threading
+import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -154,7 +158,9 @@ class KeywordIndex:
     def save(self, folder: Path) -> None:
         """Write the index atomically: readers see the old one or the new one, never half."""
         folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+        # Unique per call: several processes and threads may save the same index at once.
+        unique = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp = folder.with_name(f"{folder.name}.tmp-{unique}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         if self._bm25 is not None:
@@ -166,11 +172,15 @@ class KeywordIndex:
             json.dumps({"generation": self.generation, "chunks": len(self.chunks)}),
             encoding="utf-8",
         )
-        old = folder.with_name(f"{folder.name}.old-{os.getpid()}")
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        old = folder.with_name(f"{folder.name}.old-{unique}")
+        try:
+            if folder.exists():
+                with contextlib.suppress(FileNotFoundError):  # another process moved it
+                    os.replace(folder, old)
+            os.replace(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex | None:
@@ -244,16 +254,7 @@ class KeywordIndexes:
             index = KeywordIndex.load(folder)
         if index is None:
             index = self._build(source, generation)
-            try:
-                index.save(folder)
-            except OSError as exc:
-                # Several readers rebuild at once after an ingest; one of them wins the
-                # rename. Only a folder no reader can write is an error.
-                if KeywordIndex.saved_generation(folder) is None:
-                    raise StoreError(
-                        f"cannot write the keyword index under {folder}: {exc}",
-                        "make KUBEPLAN_DATA_DIR writable or point it at a writable folder.",
-                    ) from exc
+            _save_shared(index, folder)
         self._loaded[collection] = index
         return index
 
@@ -277,6 +278,28 @@ class KeywordIndexes:
         source: str | None = None,
     ) -> list[ScoredChunk]:
         return self.get(collection, source).search(query, k, where)
+
+
+def _save_shared(index: KeywordIndex, folder: Path, attempts: int = 4) -> None:
+    """Save ``index`` where other processes may be saving theirs at the same moment.
+
+    After an ingest every reader process rebuilds and saves at once, and the folder swap
+    in ``save`` is two renames: a loser of that race tries again, or stops when a winner
+    already saved the same generation. Only a folder nobody can write is an error.
+    """
+    for attempt in range(attempts):
+        try:
+            index.save(folder)
+            return
+        except OSError as exc:
+            if KeywordIndex.saved_generation(folder) == index.generation:
+                return
+            if attempt == attempts - 1:
+                raise StoreError(
+                    f"cannot write the keyword index under {folder}: {exc}",
+                    "make KUBEPLAN_DATA_DIR writable or point it at a writable folder.",
+                ) from exc
+            time.sleep(0.02 * (attempt + 1) + random.random() * 0.05)
 
 
 def content_tokens(texts: Sequence[str]) -> set[str]:

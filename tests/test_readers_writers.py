@@ -95,3 +95,46 @@ def test_a_long_lived_reader_follows_other_processes(tmp_path: Path) -> None:
     use_corpus(src, docs, "a")
     _cli(settings, "ingest", str(docs), "--rebuild")
     assert _ids(reader) == full and reader.retrieve(QUERIES[3], k=3)
+
+
+def test_readers_saving_the_keyword_index_at_once_do_not_fail(tmp_path: Path) -> None:
+    """After an ingest every reader rebuilds the keyword index and saves it to the same
+    folder; the loser of that race must not fail the request (it used to, rarely)."""
+    import threading
+
+    from assistant.keyword import KeywordIndex, _save_shared
+    from assistant.schemas import Chunk
+
+    chunk = Chunk.model_validate(
+        {
+            "id": "c1",
+            "text": "etcd quorum members",
+            "collection": "c",
+            "path": "a.md",
+            "root": "/r",
+            "title": "T",
+            "heading_path": [],
+            "ordinal": 0,
+            "content_hash": "0" * 64,
+            "file_hash": "f" * 64,
+        }
+    )
+    folder = tmp_path / "keyword" / "kubeplan"
+    errors: list[Exception] = []
+
+    def save(generation: str) -> None:
+        try:
+            for _ in range(20):
+                _save_shared(KeywordIndex.build([chunk], generation), folder)
+        except Exception as exc:  # the finding
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(f"g{i % 2}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    loaded = KeywordIndex.load(folder)
+    assert loaded is not None and loaded.generation in ("g0", "g1")
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["kubeplan"]
