@@ -184,8 +184,10 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex | None:
-        """The saved index, or ``None`` when there is none or it is unreadable."""
+        """The saved index, or ``None`` when there is none, it is unreadable, or another
+        process replaced the folder while it was read (its files would mix two indexes)."""
         try:
+            before = folder.stat().st_ino
             meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
             with (folder / "chunks.jsonl").open(encoding="utf-8") as fh:
                 chunks = [Chunk.model_validate_json(line) for line in fh if line.strip()]
@@ -194,6 +196,10 @@ class KeywordIndex:
                 import bm25s
 
                 bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+            if folder.stat().st_ino != before or meta.get("chunks") != len(chunks):
+                return None
+            if bm25 is not None and not _consistent(bm25, len(chunks)):
+                return None
         except (OSError, ValueError, KeyError):
             return None
         return cls(chunks=chunks, generation=str(meta["generation"]), _bm25=bm25)
@@ -205,6 +211,18 @@ class KeywordIndex:
             return str(meta["generation"])
         except (OSError, ValueError, KeyError):
             return None
+
+
+def _consistent(bm25: Any, n_chunks: int) -> bool:
+    """Whether a loaded BM25 index is whole: its vocabulary fits its score matrix and it
+    scores as many documents as there are chunks."""
+    scores = getattr(bm25, "scores", None) or {}
+    indptr = scores.get("indptr")
+    vocab = getattr(bm25, "vocab_dict", None) or {}
+    if indptr is None or scores.get("num_docs") != n_chunks:
+        return False
+    # bm25s keeps an empty-string entry past the matrix; a query never holds it.
+    return max((v for k, v in vocab.items() if k), default=-1) < len(indptr) - 1
 
 
 def _matches(chunk: Chunk, where: Mapping[str, Any] | None) -> bool:
@@ -254,7 +272,9 @@ class KeywordIndexes:
             index = KeywordIndex.load(folder)
         if index is None:
             index = self._build(source, generation)
-            _save_shared(index, folder)
+            # Readers rebuild together after an ingest: the first to finish saves it.
+            if KeywordIndex.saved_generation(folder) != index.generation:
+                _save_shared(index, folder)
         self._loaded[collection] = index
         return index
 

@@ -138,3 +138,39 @@ def test_readers_saving_the_keyword_index_at_once_do_not_fail(tmp_path: Path) ->
     loaded = KeywordIndex.load(folder)
     assert loaded is not None and loaded.generation in ("g0", "g1")
     assert sorted(p.name for p in folder.parent.iterdir()) == ["kubeplan"]
+
+
+def test_an_index_folder_mixing_two_saves_is_not_loaded(tmp_path: Path) -> None:
+    """A reader loading while another process swaps the folder could read the chunks of
+    one save and the BM25 matrix of another; such a mix is rebuilt, not searched."""
+    import shutil
+
+    from assistant.keyword import KeywordIndex
+    from assistant.schemas import Chunk
+
+    def chunks(n: int) -> list[Chunk]:
+        return [
+            Chunk.model_validate(
+                {
+                    "id": f"c{i}",
+                    "text": f"etcd quorum word{i} members{i}",
+                    "collection": "c",
+                    "path": "a.md",
+                    "root": "/r",
+                    "title": "T",
+                    "heading_path": [],
+                    "ordinal": i,
+                    "content_hash": "0" * 64,
+                    "file_hash": "f" * 64,
+                }
+            )
+            for i in range(n)
+        ]
+
+    small, large = tmp_path / "small", tmp_path / "large"
+    KeywordIndex.build(chunks(2), "g1").save(small)
+    KeywordIndex.build(chunks(9), "g2").save(large)
+    assert KeywordIndex.load(small) is not None
+    shutil.rmtree(small / "bm25")
+    shutil.copytree(large / "bm25", small / "bm25")
+    assert KeywordIndex.load(small) is None
