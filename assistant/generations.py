@@ -81,6 +81,7 @@ class StagedCollection:
                 self._start()
             self._pending = {}
             if self._target is None:
+                self.collect()  # what a run killed after its switch left behind
                 return None
         target = self._target
         self._store.set_meta(target, {**self._pending, STATE: "published"})

@@ -674,6 +674,8 @@ class ChromaStore:
     def _resolve(self, name: str) -> str:
         _check_name(name)
         self._fresh()
+        if is_internal(name):
+            return name  # a physical collection: no pointer to read (a request saved)
         pointer = self._pointers.get(name)
         return pointer.physical if pointer else name
 
