@@ -93,9 +93,22 @@ def expected_sets(data_dir: Path, src: Path, docs: Path) -> dict[str, list[str]]
     return found
 
 
-def writer(data_dir: Path, src: Path, docs: Path, start: float, end: float, delay: float) -> int:
-    """Alternate A and B until ``end``; print one JSON line per ingest."""
-    time.sleep(max(0.0, start - time.time()))
+def wait_for_go(go: Path, ready: Path) -> tuple[float, float]:
+    """Say this process is ready, then wait for the common start and end times."""
+    ready.write_text("ready")
+    while not go.exists():
+        time.sleep(0.05)
+    times = json.loads(go.read_text())
+    time.sleep(max(0.0, times["start"] - time.time()))
+    return float(times["start"]), float(times["end"])
+
+
+def writer(data_dir: Path, src: Path, docs: Path, go: Path, delay: float) -> int:
+    """Alternate A and B until the end; print one JSON line per ingest."""
+    from assistant.store import ChromaStore
+
+    ChromaStore.persistent(settings_for(data_dir).store_dir)  # warm: imports, client
+    _start, end = wait_for_go(go, go.with_name("ready-writer"))
     n = 0
     while time.time() < end:
         which = "a" if n % 2 == 0 else "b"
@@ -107,7 +120,7 @@ def writer(data_dir: Path, src: Path, docs: Path, start: float, end: float, dela
 
 
 def reader(
-    data_dir: Path, expected: dict[str, list[str]], start: float, end: float, pause: float
+    data_dir: Path, expected: dict[str, list[str]], go: Path, name: str, pause: float
 ) -> dict[str, Any]:
     """Observe the collection until ``end``; returns errors, bad observations, latencies."""
     sets = {k: frozenset(v) for k, v in expected.items()}
@@ -115,7 +128,7 @@ def reader(
     every = sets["a"] | sets["b"]
     assistant = Assistant(settings_for(data_dir), embedder=FakeEmbedder())
     assistant.retrieve(QUERIES[0], k=5)  # warm: imports, client, keyword index
-    time.sleep(max(0.0, start - time.time()))
+    _start, end = wait_for_go(go, go.with_name(f"ready-{name}"))
     errors: list[str] = []
     bad: list[str] = []
     latencies: list[float] = []
@@ -171,21 +184,32 @@ def run(
     with_writer: bool = True,
     delay: float = 0.005,
     pause: float = 0.02,
-    startup: float = 15.0,
+    startup: float = 300.0,
+    writer_elsewhere: bool = False,
 ) -> dict[str, Any]:
-    """Start the processes, wait for them, and summarise what they saw."""
+    """Start the processes, wait for them, and summarise what they saw.
+
+    ``writer_elsewhere`` points the writer at another data folder: the same CPU load,
+    but nothing for the readers to follow (isolates the cost of following publishes).
+    """
     data_dir, src, docs = work / "data", work / "src", work / "docs"
+    writer_data, writer_docs = (
+        (work / "data-elsewhere", work / "docs-elsewhere") if writer_elsewhere else (data_dir, docs)
+    )
     if not src.exists():
         make_source(work)
     expected_path = work / "expected.json"
     if not expected_path.exists():
         expected_path.write_text(json.dumps(expected_sets(data_dir, src, docs)))
     expected = json.loads(expected_path.read_text())
-    start = time.time() + startup
-    end = start + seconds
+    go = work / "go.json"
+    for stale in [go, *work.glob("ready-*")]:
+        stale.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "tests.rw_support"]
     outs = [work / f"reader-{i}.json" for i in range(readers)]
+    for out in outs:
+        out.unlink(missing_ok=True)
     procs = [
         subprocess.Popen(
             [
@@ -193,32 +217,41 @@ def run(
                 "reader",
                 str(data_dir),
                 str(expected_path),
-                str(start),
-                str(end),
+                str(go),
+                str(i),
                 str(pause),
                 str(out),
             ],
             cwd=REPO,
             env=env,
         )
-        for out in outs
+        for i, out in enumerate(outs)
     ]
     writer_proc = None
     if with_writer:
         writer_proc = subprocess.Popen(
-            [*cmd, "writer", str(data_dir), str(src), str(docs), str(start), str(end), str(delay)],
+            [*cmd, "writer", str(writer_data), str(src), str(writer_docs), str(go), str(delay)],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,
             text=True,
         )
+    # Start the clock once every process has warmed up: start-up is not what is measured.
+    expected_ready = readers + (1 if with_writer else 0)
+    deadline = time.time() + startup
+    while len(list(work.glob("ready-*"))) < expected_ready and time.time() < deadline:
+        if any(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.1)
+    start = time.time() + 0.5
+    go.write_text(json.dumps({"start": start, "end": start + seconds}))
     ingests: list[dict[str, Any]] = []
     try:
         if writer_proc is not None:
-            out, _ = writer_proc.communicate(timeout=seconds + startup + 300)
+            out, _ = writer_proc.communicate(timeout=seconds + 300)
             ingests = [json.loads(line) for line in out.splitlines() if line.strip()]
         for p in procs:
-            p.wait(timeout=seconds + startup + 300)
+            p.wait(timeout=seconds + 300)
     finally:
         for p in [*procs, *([writer_proc] if writer_proc else [])]:
             if p.poll() is None:
@@ -249,15 +282,15 @@ def run(
 def main(argv: list[str]) -> None:
     role = argv[0]
     if role == "writer":
-        data_dir, src, docs, start, end, delay = argv[1:7]
-        writer(Path(data_dir), Path(src), Path(docs), float(start), float(end), float(delay))
+        data_dir, src, docs, go, delay = argv[1:6]
+        writer(Path(data_dir), Path(src), Path(docs), Path(go), float(delay))
     elif role == "reader":
-        data_dir, expected, start, end, pause, out = argv[1:7]
+        data_dir, expected, go, name, pause, out = argv[1:7]
         result = reader(
             Path(data_dir),
             json.loads(Path(expected).read_text()),
-            float(start),
-            float(end),
+            Path(go),
+            name,
             float(pause),
         )
         Path(out).write_text(json.dumps(result))
