@@ -1,7 +1,7 @@
 """Reader latency while another process ingests, against the same readers idle.
 
 Run: ``.venv/bin/python -m benchmarks.bench_readers [--readers 8] [--seconds 30]
-[--delay 0.005] [--work DIR] [--json]``.
+[--delay 0.06] [--work DIR] [--json]``.
 
 Both phases start ``--readers`` reader processes on one embedded store (the load of
 ``tests/rw_support.py``: hybrid ``retrieve``, ``count`` and a full id listing in a loop,
@@ -58,7 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--readers", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--delay", type=float, default=0.005, help="Fake embedding s/text.")
+    parser.add_argument(
+        "--delay",
+        type=float,
+        default=0.06,
+        help="Seconds per text the fake embedder takes: 0.06 is the real model on 2 cores.",
+    )
     parser.add_argument("--work", type=Path, help="Work folder (default: a temporary one).")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
