@@ -475,14 +475,17 @@ def ingest(
 
 def collection_stats(store: VectorStore, collection: str) -> CollectionStats:
     """Chunk, source and topic counts of a collection (``CollectionNotFoundError`` if absent)."""
-    count = store.count(collection)
+    # Every figure from one generation, even if an ingest publishes another meanwhile.
+    pointer = store.pointer(collection)
+    source = pointer.physical if pointer else collection
+    count = store.count(source)
     sources: set[str] = set()
     topics: dict[str, int] = {}
-    for chunk in store.iter_chunks(collection):
+    for chunk in store.iter_chunks(source):
         sources.add(source_key(chunk.root, chunk.path))
         if chunk.topic:
             topics[chunk.topic] = topics.get(chunk.topic, 0) + 1
-    last = store.get_meta(collection).get("last_ingest")
+    last = store.get_meta(source).get("last_ingest")
     last_ingest = None
     if isinstance(last, str):
         with contextlib.suppress(ValueError):
