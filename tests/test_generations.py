@@ -141,3 +141,51 @@ def test_a_killed_run_is_resumed_not_redone(setup: tuple[Settings, ChromaStore, 
     clean = ChromaStore.persistent(clean_settings.store_dir)
     ingest_with(clean_settings, clean, docs)
     assert ids(store) == ids(clean)
+
+
+@pytest.mark.slow
+def test_kill_at_any_moment_leaves_old_or_new_never_half(tmp_path: Path) -> None:
+    """kill -9 an updating ingest at several moments (from its first progress line to past
+    its end): readers then see exactly the old or exactly the new chunk ids, and the next
+    run converges to the new ones."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_ingest import _SLOW_INGEST, REPO, state
+
+    docs = write_tree(tmp_path / "docs", n=12, paragraphs=4)
+    template = settings_for(tmp_path / "template")
+    ingest_with(template, ChromaStore.persistent(template.store_dir), docs)
+    old = state(template)
+    for i in range(0, 12, 2):
+        path = docs / f"doc{i}.md"
+        path.write_text(path.read_text().replace("word3 ", "edited "))
+    (docs / "doc1.md").unlink()
+    clean = settings_for(tmp_path / "clean")
+    ingest_with(clean, ChromaStore.persistent(clean.store_dir), docs)
+    new = state(clean)
+    outcomes = []
+    for n, delay in enumerate([0.0, 0.05, 0.2, 0.5, 1.0, 3.0]):
+        s = settings_for(tmp_path / f"run{n}")
+        shutil.copytree(template.data_dir, s.data_dir)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SLOW_INGEST, str(s.data_dir), str(docs)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        assert proc.stdout is not None
+        proc.stdout.readline()  # the ingest has started
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        seen = state(s)
+        assert seen in (old, new), f"kill after {delay}s left half an ingest visible"
+        outcomes.append("old" if seen == old else "new")
+        ingest_with(s, ChromaStore.persistent(s.store_dir), docs)
+        assert state(s) == new
+    assert "old" in outcomes  # at least one kill landed inside the ingest
