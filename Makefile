@@ -54,6 +54,7 @@ eval: install ingest
 bench: install ingest
 	$(PY) -m benchmarks.bench_ingest
 	$(PY) -m benchmarks.bench_answer
+	$(PY) -m benchmarks.bench_readers
 
 clean:
 	rm -rf $(VENV) .kubeplan .mypy_cache .ruff_cache .pytest_cache

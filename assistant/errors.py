@@ -53,6 +53,10 @@ class StoreLockedError(StoreError):
     """Another process is writing the same embedded store."""
 
 
+class StoreDamagedError(StoreError):
+    """The store's own files are unreadable (empty or corrupt database, broken pointer)."""
+
+
 class CollectionNotFoundError(StoreError):
     """The collection asked for does not exist (nothing was ingested into it)."""
 
@@ -74,6 +78,7 @@ __all__ = [
     "InputError",
     "KubeplanError",
     "ModelMissingError",
+    "StoreDamagedError",
     "StoreError",
     "StoreLockedError",
     "StoreUnavailableError",

@@ -26,6 +26,7 @@ from .chunking import chunk_document, embedding_text, source_key
 from .config import Settings
 from .embedding import Embedder
 from .errors import InputError, KubeplanError, StoreLockedError
+from .generations import StagedCollection
 from .loading import FoundFile, SkippedFile, parse_file, read_file, walk
 from .loading import file_hash as hash_bytes
 from .schemas import Chunk, CollectionStats, FileIssue, IngestReport
@@ -112,11 +113,31 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     return sources if isinstance(sources, dict) else {}
 
 
-def write_manifest(path: Path, collection: str, sources: dict[str, dict[str, Any]]) -> None:
+def read_manifest_roots(path: Path) -> list[str]:
+    """The folders and files the collection was ingested from (for ``doctor --repair``)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    roots = data.get("roots") if isinstance(data, dict) else None
+    return [str(r) for r in roots] if isinstance(roots, list) else []
+
+
+def write_manifest(
+    path: Path,
+    collection: str,
+    sources: dict[str, dict[str, Any]],
+    roots: Sequence[str] = (),
+) -> None:
     """Write atomically: a crash leaves the old manifest or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    payload = {"version": MANIFEST_VERSION, "collection": collection, "sources": sources}
+    payload = {
+        "version": MANIFEST_VERSION,
+        "collection": collection,
+        "sources": sources,
+        "roots": sorted(roots),
+    }
     tmp.write_text(json.dumps(payload, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
 
@@ -213,6 +234,9 @@ def run_ingest(
         files_skipped=list(found.skipped),
         rebuilt=rebuild,
     )
+    # Every write goes to a new generation that readers see only once it is complete.
+    staged = StagedCollection(store, name)
+    store = staged
     if rebuild:
         store.drop(name)
     check_embedder(store, name, embedder.name, embedder.dimension)
@@ -258,7 +282,8 @@ def run_ingest(
     if run.started:
         meta["generation"] = _new_generation()
     store.set_meta(name, meta)
-    write_manifest(mpath, name, new_manifest)
+    staged.commit()
+    write_manifest(mpath, name, new_manifest, _manifest_roots(mpath, roots, new_manifest))
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -379,6 +404,18 @@ def _delete_removed(
     return removed
 
 
+def _manifest_roots(
+    path: Path, roots: Sequence[str], sources: dict[str, dict[str, Any]]
+) -> list[str]:
+    """This run's roots and earlier runs' roots that still have a source in the collection."""
+    candidates = set(roots) | set(read_manifest_roots(path))
+    return sorted(
+        r
+        for r in candidates
+        if r in sources or any(s.startswith(r.rstrip("/") + "/") for s in sources)
+    )
+
+
 def _new_generation() -> str:
     return uuid.uuid4().hex
 
@@ -398,9 +435,11 @@ def ingest(
     """Run the pipeline under the write lock (what ``Assistant.ingest`` does).
 
     ``paths`` defaults to ``settings.corpus_dir``. The store is opened (by
-    ``store_factory``, default ``open_store``) only once the lock is held.
+    ``store_factory``, default ``open_store``) only once the lock is held. With
+    ``rebuild`` a damaged embedded store is moved aside first (``report.moved_aside``).
     """
     from .embedding import make_embedder
+    from .recovery import open_for_rebuild
     from .store import open_store
 
     targets = list(paths) if paths else [settings.corpus_dir]
@@ -412,8 +451,13 @@ def ingest(
             )
     embedder = embedder or make_embedder(settings)
     with ingest_lock(settings):
-        store = store_factory() if store_factory else open_store(settings)
-        return run_ingest(
+        moved = None
+        name = collection or settings.collection
+        if rebuild:
+            store, moved = open_for_rebuild(settings, name, store_factory)
+        else:
+            store = store_factory() if store_factory else open_store(settings)
+        report = run_ingest(
             targets,
             settings=settings,
             store=store,
@@ -424,18 +468,24 @@ def ingest(
             exclude=exclude,
             progress=progress,
         )
+        if moved is not None:
+            report.moved_aside = moved.as_posix()
+        return report
 
 
 def collection_stats(store: VectorStore, collection: str) -> CollectionStats:
     """Chunk, source and topic counts of a collection (``CollectionNotFoundError`` if absent)."""
-    count = store.count(collection)
+    # Every figure from one generation, even if an ingest publishes another meanwhile.
+    pointer = store.pointer(collection)
+    source = pointer.physical if pointer else collection
+    count = store.count(source)
     sources: set[str] = set()
     topics: dict[str, int] = {}
-    for chunk in store.iter_chunks(collection):
+    for chunk in store.iter_chunks(source):
         sources.add(source_key(chunk.root, chunk.path))
         if chunk.topic:
             topics[chunk.topic] = topics.get(chunk.topic, 0) + 1
-    last = store.get_meta(collection).get("last_ingest")
+    last = store.get_meta(source).get("last_ingest")
     last_ingest = None
     if isinstance(last, str):
         with contextlib.suppress(ValueError):

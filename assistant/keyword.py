@@ -9,11 +9,15 @@ bm25s (and numpy) are imported only when an index is built or loaded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
 import re
 import shutil
 import threading
+import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -154,7 +158,9 @@ class KeywordIndex:
     def save(self, folder: Path) -> None:
         """Write the index atomically: readers see the old one or the new one, never half."""
         folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+        # Unique per call: several processes and threads may save the same index at once.
+        unique = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp = folder.with_name(f"{folder.name}.tmp-{unique}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         if self._bm25 is not None:
@@ -166,16 +172,22 @@ class KeywordIndex:
             json.dumps({"generation": self.generation, "chunks": len(self.chunks)}),
             encoding="utf-8",
         )
-        old = folder.with_name(f"{folder.name}.old-{os.getpid()}")
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        old = folder.with_name(f"{folder.name}.old-{unique}")
+        try:
+            if folder.exists():
+                with contextlib.suppress(FileNotFoundError):  # another process moved it
+                    os.replace(folder, old)
+            os.replace(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex | None:
-        """The saved index, or ``None`` when there is none or it is unreadable."""
+        """The saved index, or ``None`` when there is none, it is unreadable, or another
+        process replaced the folder while it was read (its files would mix two indexes)."""
         try:
+            before = folder.stat().st_ino
             meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
             with (folder / "chunks.jsonl").open(encoding="utf-8") as fh:
                 chunks = [Chunk.model_validate_json(line) for line in fh if line.strip()]
@@ -184,6 +196,10 @@ class KeywordIndex:
                 import bm25s
 
                 bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+            if folder.stat().st_ino != before or meta.get("chunks") != len(chunks):
+                return None
+            if bm25 is not None and not _consistent(bm25, len(chunks)):
+                return None
         except (OSError, ValueError, KeyError):
             return None
         return cls(chunks=chunks, generation=str(meta["generation"]), _bm25=bm25)
@@ -195,6 +211,18 @@ class KeywordIndex:
             return str(meta["generation"])
         except (OSError, ValueError, KeyError):
             return None
+
+
+def _consistent(bm25: Any, n_chunks: int) -> bool:
+    """Whether a loaded BM25 index is whole: its vocabulary fits its score matrix and it
+    scores as many documents as there are chunks."""
+    scores = getattr(bm25, "scores", None) or {}
+    indptr = scores.get("indptr")
+    vocab = getattr(bm25, "vocab_dict", None) or {}
+    if indptr is None or scores.get("num_docs") != n_chunks:
+        return False
+    # bm25s keeps an empty-string entry past the matrix; a query never holds it.
+    return max((v for k, v in vocab.items() if k), default=-1) < len(indptr) - 1
 
 
 def _matches(chunk: Chunk, where: Mapping[str, Any] | None) -> bool:
@@ -227,12 +255,14 @@ class KeywordIndexes:
         # The chat UI serves several sessions from one Assistant: one (re)build at a time.
         self._lock = threading.Lock()
 
-    def get(self, collection: str) -> KeywordIndex:
+    def get(self, collection: str, source: str | None = None) -> KeywordIndex:
+        """The index of ``collection``; ``source`` pins the physical generation to read
+        (the one the dense search of the same request used)."""
         with self._lock:
-            return self._get(collection)
+            return self._get(collection, source or collection)
 
-    def _get(self, collection: str) -> KeywordIndex:
-        generation = collection_generation(self._store, collection)
+    def _get(self, collection: str, source: str) -> KeywordIndex:
+        generation = collection_generation(self._store, source)
         cached = self._loaded.get(collection)
         if cached is not None and cached.generation == generation:
             return cached
@@ -241,21 +271,55 @@ class KeywordIndexes:
         if KeywordIndex.saved_generation(folder) == generation:
             index = KeywordIndex.load(folder)
         if index is None:
-            index = KeywordIndex.build(self._store.iter_chunks(collection), generation)
-            try:
-                index.save(folder)
-            except OSError as exc:
+            index = self._build(source, generation)
+            # Readers rebuild together after an ingest: the first to finish saves it.
+            if KeywordIndex.saved_generation(folder) != index.generation:
+                _save_shared(index, folder)
+        self._loaded[collection] = index
+        return index
+
+    def _build(self, source: str, generation: str) -> KeywordIndex:
+        """Build from one generation: if an ingest published another one while the chunks
+        were read, read again, so the stamp always matches the chunks."""
+        for _ in range(3):
+            index = KeywordIndex.build(self._store.iter_chunks(source), generation)
+            now = collection_generation(self._store, source)
+            if now == generation:
+                return index
+            generation = now
+        return KeywordIndex.build(self._store.iter_chunks(source), generation)
+
+    def search(
+        self,
+        collection: str,
+        query: str,
+        k: int,
+        where: Mapping[str, Any] | None = None,
+        source: str | None = None,
+    ) -> list[ScoredChunk]:
+        return self.get(collection, source).search(query, k, where)
+
+
+def _save_shared(index: KeywordIndex, folder: Path, attempts: int = 4) -> None:
+    """Save ``index`` where other processes may be saving theirs at the same moment.
+
+    After an ingest every reader process rebuilds and saves at once, and the folder swap
+    in ``save`` is two renames: a loser of that race tries again, or stops when a winner
+    already saved the same generation. Only a folder nobody can write is an error.
+    """
+    for attempt in range(attempts):
+        try:
+            index.save(folder)
+            return
+        except OSError as exc:
+            if KeywordIndex.saved_generation(folder) == index.generation:
+                return
+            if attempt == attempts - 1:
                 raise StoreError(
                     f"cannot write the keyword index under {folder}: {exc}",
                     "make KUBEPLAN_DATA_DIR writable or point it at a writable folder.",
                 ) from exc
-        self._loaded[collection] = index
-        return index
-
-    def search(
-        self, collection: str, query: str, k: int, where: Mapping[str, Any] | None = None
-    ) -> list[ScoredChunk]:
-        return self.get(collection).search(query, k, where)
+            time.sleep(0.02 * (attempt + 1) + random.random() * 0.05)
 
 
 def content_tokens(texts: Sequence[str]) -> set[str]:

@@ -175,9 +175,20 @@ class Retriever:
         # Each retriever looks deeper than k so fusion and the caps have room to work.
         depth = max(3 * k, 24)
         vector = self._embedder.embed_query(query)
-        dense = self._store.query(name, vector, depth, where=where)
-        keyword = self._keyword.search(name, query, depth, where=where)
-        return fuse(dense, keyword, k)
+        for attempt in (0, 1):
+            # Both retrievers read the generation published when the request started,
+            # even if an ingest publishes another one meanwhile.
+            pointer = self._store.pointer(name)
+            source = pointer.physical if pointer else name
+            try:
+                dense = self._store.query(source, vector, depth, where=where)
+                keyword = self._keyword.search(name, query, depth, where=where, source=source)
+            except CollectionNotFoundError:
+                if attempt == 0 and pointer is not None:
+                    continue  # collected after two newer publishes: take the current one
+                raise
+            return fuse(dense, keyword, k)
+        raise AssertionError("unreachable")
 
     def curated(
         self, query: str, k: int, topic: str | None = None, collection: str | None = None

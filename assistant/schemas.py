@@ -185,6 +185,8 @@ class IngestReport(Strict):
     chunks_embedded: int = 0
     seconds: float = 0.0
     rebuilt: bool = False
+    #: Where a damaged store was moved before this rebuild (``None``: nothing was moved).
+    moved_aside: str | None = None
 
     @property
     def chunks_per_second(self) -> float:

@@ -18,7 +18,7 @@ import pytest
 from assistant import Assistant
 from assistant.config import Settings
 from assistant.embedding import FakeEmbedder
-from assistant.errors import InputError, StoreError, StoreLockedError
+from assistant.errors import CollectionNotFoundError, InputError, StoreError, StoreLockedError
 from assistant.ingest import (
     IngestProgress,
     ingest,
@@ -396,8 +396,10 @@ def kill_part_way(data_dir: Path, docs: Path, after_chunks: int) -> None:
 def test_killed_ingest_converges(tmp_path: Path, mode: str) -> None:
     docs = write_tree(tmp_path / "docs", n=24, paragraphs=4)
     s = settings_for(tmp_path)
+    published: dict[str, set[str]] | None = None
     if mode == "update":
         run(s, [docs])
+        published = state(s)
         for i in range(0, 24, 2):  # change half the files, drop two
             p = docs / f"doc{i}.md"
             p.write_text(p.read_text().replace("word3 ", "edited "))
@@ -406,7 +408,15 @@ def test_killed_ingest_converges(tmp_path: Path, mode: str) -> None:
     clean = settings_for(tmp_path / "clean")
     run(clean, [docs])
     kill_part_way(s.data_dir, docs, after_chunks=40)
-    assert state(s) != state(clean)  # the kill left something to repair
+    # Readers still see the last complete ingest (none at all for a first one) ...
+    if published is None:
+        with pytest.raises(CollectionNotFoundError):
+            state(s)
+    else:
+        assert state(s) == published
+    # ... while the killed run's staging generation is left to resume.
+    staging = [g for g in store_of(s).generations("kubeplan") if g != _current(s)]
+    assert staging, "the kill left nothing to repair"
 
     _report, fake = run(s, [docs])
     stored = state(s)
@@ -419,6 +429,13 @@ def test_killed_ingest_converges(tmp_path: Path, mode: str) -> None:
     assert {k: set(v["chunk_ids"]) for k, v in manifest.items()} == stored
     final, fake = run(s, [docs])
     assert fake.texts_embedded == 0 and final.chunks_deleted == 0
+    # Only the published generation and the one before it remain.
+    assert len(store_of(s).generations("kubeplan")) <= 2
+
+
+def _current(settings: Settings) -> str | None:
+    pointer = store_of(settings).pointer("kubeplan")
+    return pointer.physical if pointer else None
 
 
 # --------------------------------------------------------------------------- server

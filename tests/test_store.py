@@ -12,6 +12,7 @@ from assistant.config import Settings
 from assistant.errors import (
     CollectionNotFoundError,
     InputError,
+    StoreDamagedError,
     StoreError,
     StoreUnavailableError,
 )
@@ -191,3 +192,83 @@ def test_unreachable_server_names_url_and_fix() -> None:
     with pytest.raises(StoreUnavailableError, match=url.replace(".", r"\.")) as info:
         ChromaStore.http(url)
     assert info.value.fix and "chroma run" in info.value.fix
+
+
+# --------------------------------------------------------------------------- generations
+
+
+def test_publish_switches_readers_atomically(store: ChromaStore, name: str) -> None:
+    assert store.pointer(name) is None
+    g1, g2 = f"{name}__g{'1' * 16}", f"{name}__g{'2' * 16}"
+    store.upsert(g1, [chunk(1)], [unit(0)])
+    store.set_meta(g1, {"generation": "one"})
+    store.publish(name, g1)
+    assert name in store.collections() and g1 not in store.collections()
+    assert store.count(name) == 1 and store.get_meta(name)["generation"] == "one"
+    store.upsert(g2, [chunk(2), chunk(3)], [unit(1), unit(2)])
+    assert store.count(name) == 1  # an unpublished generation is invisible
+    store.publish(name, g2)
+    pointer = store.pointer(name)
+    assert pointer is not None and (pointer.physical, pointer.previous) == (g2, g1)
+    assert {h.chunk.id for h in store.query(name, unit(1), 5)} == {"id-2", "id-3"}
+    assert sorted(store.generations(name)) == [g1, g2]
+    store.drop_generation(g1)
+    store.drop_generation(g1)  # missing is fine
+    assert store.generations(name) == [g2]
+    store.drop(name)
+    assert name not in store.collections() and store.generations(name) == []
+    with pytest.raises(CollectionNotFoundError):
+        store.count(name)
+
+
+def test_copy_into_keeps_embeddings(store: ChromaStore, name: str) -> None:
+    source, target = f"{name}__g{'a' * 16}", f"{name}__g{'b' * 16}"
+    store.upsert(source, [chunk(i) for i in range(3)], [unit(i) for i in range(3)])
+    store.upsert(target, [chunk(0, text="kept")], [unit(3)])
+    assert store.copy_into(source, target, skip_existing=True) == 2
+    assert store.get(target, ["id-0"])[0].text == "kept"
+    hits = store.query(target, unit(2), 1)
+    assert hits[0].chunk.id == "id-2" and hits[0].score == pytest.approx(1.0, abs=1e-4)
+    assert store.copy_into(source, target) == 3
+    assert store.count(target) == 3
+
+
+def test_a_pointer_to_a_missing_generation_is_damage(store: ChromaStore, name: str) -> None:
+    store.publish(name, f"{name}__g{'9' * 16}")
+    with pytest.raises(StoreDamagedError, match="pointer") as info:
+        store.count(name)
+    assert info.value.fix and "doctor --repair" in info.value.fix
+    store.drop(name)
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage, not a database" * 100])
+def test_damaged_database_file_is_reported_as_damage(tmp_path: Path, content: bytes) -> None:
+    ChromaStore.persistent(tmp_path / "db").upsert("kubeplan", [chunk(1)], [unit(0)])
+    (tmp_path / "db" / "chroma.sqlite3").write_bytes(content)
+    with pytest.raises(StoreDamagedError, match="damaged") as info:
+        ChromaStore.persistent(tmp_path / "db")
+    assert info.value.fix and "kubeplan doctor --repair" in info.value.fix
+
+
+def test_damaged_pointer_file_is_reported_as_damage(tmp_path: Path) -> None:
+    store = ChromaStore.persistent(tmp_path / "db")
+    store.upsert("kubeplan__g0123456789abcdef", [chunk(1)], [unit(0)])
+    store.publish("kubeplan", "kubeplan__g0123456789abcdef")
+    (tmp_path / "db" / "pointer.json").write_text("{not json")
+    with pytest.raises(StoreDamagedError, match="pointer"):
+        ChromaStore.persistent(tmp_path / "db").count("kubeplan")
+
+
+def test_a_store_replaced_on_disk_is_reopened(tmp_path: Path) -> None:
+    reader = ChromaStore.persistent(tmp_path / "db")
+    reader.upsert("kubeplan", [chunk(1)], [unit(0)])
+    assert reader.count("kubeplan") == 1
+    (tmp_path / "db").rename(tmp_path / "db.old")
+    fresh = ChromaStore.persistent(tmp_path / "db")  # not the cached state of the old one
+    fresh.upsert("other", [chunk(9)], [unit(3)])
+    assert fresh.collections() == ["other"]
+    with pytest.raises(CollectionNotFoundError):
+        reader.count("kubeplan")
+    reader.upsert("kubeplan", [chunk(2), chunk(3)], [unit(1), unit(2)])
+    assert reader.count("kubeplan") == 2
+    assert ChromaStore.persistent(tmp_path / "db.old").count("kubeplan") == 1

@@ -22,6 +22,7 @@ err_console = Console(stderr=True)
 
 # Each module adds its commands to ``app`` on import.
 from . import answers as _answers  # noqa: E402,F401
+from . import doctor as _doctor  # noqa: E402,F401
 from . import evaluate as _evaluate  # noqa: E402,F401
 from . import kb as _kb  # noqa: E402,F401
 

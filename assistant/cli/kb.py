@@ -173,6 +173,8 @@ def _print_report(report: IngestReport) -> None:
         f"{report.seconds:.1f} s, {report.chunks_per_second:.1f} chunks/s"
         + (" (rebuilt)" if report.rebuilt else ""),
     )
+    if report.moved_aside:
+        table.add_row("damaged store", f"moved aside to {report.moved_aside}")
     console.print(table)
     for title, issues in (
         ("skipped", report.files_skipped),
