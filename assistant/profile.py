@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
-from .schemas import PlanningProfile, Turn
+from .negation import Scope, is_negated, negation_scopes
+from .schemas import PlanningProfile, ProfileChange, Turn
 
 _I = re.IGNORECASE
 
@@ -49,7 +50,10 @@ _HOSTING: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
-_GENERIC_CLOUD = re.compile(r"\b(public cloud|in the cloud|cloud provider|hyperscaler)\b", _I)
+_GENERIC_CLOUD = re.compile(
+    r"\b(public cloud|in the cloud|cloud providers?|hyperscalers?)\b", _I
+)
+_MULTICLOUD_WORD = re.compile(r"\bmulti-?cloud\b", _I)
 
 _WORKLOADS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("stateless", re.compile(r"\b(stateless|microservices?)\b", _I)),
@@ -98,16 +102,40 @@ _NUMBERS = {
 }
 _NUM = r"(\d{1,4}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a dozen|" \
     r"fifteen|twenty|thirty|fifty|a hundred)"
-_PEOPLE = (
-    r"(platform |ops |devops |infra(structure)? |sre |backend |software |full[- ]time )?"
-    r"(engineers?|people|devs|developers|sres?|admins?|administrators|persons?|folks|"
-    r"ops people|staff)"
+_OPS_ROLE = (
+    r"(platform|ops|devops|infra(structure)?|sre|sres|operations|cluster|kubernetes|k8s|"
+    r"cloud)"
 )
+_PEOPLE = (
+    r"(engineers?|people|persons?|folks|staff|members?|admins?|administrators|operators|"
+    r"sres?|devops|ops)"
+)
+#: Most specific first: people who run the platform, a team's size, then people in general.
 _TEAM_PATTERNS = (
-    re.compile(rf"\b{_NUM}[- ]{_PEOPLE}\b", _I),
-    re.compile(rf"\b{_NUM}[- ](person|people|engineer|member|man)[- ]team\b", _I),
-    re.compile(rf"\bteam of {_NUM}\b", _I),
-    re.compile(rf"\bteam (is|has) {_NUM}\b", _I),
+    re.compile(rf"\b(?P<n>{_NUM})[- ]{_OPS_ROLE}[- ]{_PEOPLE}\b", _I),
+    re.compile(rf"\b(?P<n>{_NUM})[- ](sres|sre|admins?|administrators|devops engineers)\b", _I),
+    re.compile(rf"\b{_OPS_ROLE} team (of|is|has) (?P<n>{_NUM})\b", _I),
+    re.compile(
+        rf"\b(?P<n>{_NUM})[- ](person|people|engineer|member|man)[- ]({_OPS_ROLE} )?team\b", _I
+    ),
+    re.compile(rf"\bteam of (?P<n>{_NUM})\b", _I),
+    re.compile(rf"\bteam (is|has) (?P<n>{_NUM})\b", _I),
+    re.compile(
+        rf"\b(?P<n>{_NUM})[- ](full[- ]time )?(engineers?|people|persons?|folks|staff|devs|"
+        rf"developers)\b",
+        _I,
+    ),
+)
+#: Product developers are not the people who run the platform ("15 developers").
+_PRODUCT_ROLE = re.compile(
+    r"\b(devs|developers?|programmers|coders|software|backend|frontend|front-end|back-end|"
+    r"full[- ]?stack|product|application|app|data scientists?|feature)\b",
+    _I,
+)
+_PRODUCT_BEFORE = re.compile(
+    r"\b(product|development|dev|feature|application|app|software|engineering org\w*)"
+    r"( teams?)?\s*$",
+    _I,
 )
 _SMALL_TEAM = re.compile(
     r"\b(small|tiny|lean|two-pizza) (platform |ops |devops |infra |engineering )?team\b|"
@@ -214,7 +242,7 @@ _AVAILABILITY: tuple[tuple[str, re.Pattern[str]], ...] = (
         "high",
         re.compile(
             r"(99\.9[5-9]|99\.99|\b(multi-?zone|multi-?az|multiple (availability )?zones|"
-            r"three zones|3 zones|zone (outage|failure)s?|highly available|high availability|"
+            r"three zones|3 zones|zone (outage|failure)s?|highly available|high availability|ha|"
             r"no downtime|zero[- ]downtime|mission[- ]critical|business[- ]critical|24/7|"
             r"always on|can't go down|cannot go down)\b)",
             _I,
@@ -264,67 +292,342 @@ _REGION_NAME = re.compile(
 )
 
 
-def _first(patterns: Sequence[tuple[str, re.Pattern[str]]], text: str) -> str | None:
+#: Phrases whose words look like a fact of a field but are not: Azure Resource Manager
+#: templates are not Arm CPUs, a cutting-edge product is not edge hosting. Masked out before
+#: that field's patterns run.
+_LOOKALIKES: dict[str, re.Pattern[str]] = {
+    "workloads": re.compile(
+        r"\b(arm[- ]?(templates?|deployments?|json|api|resource manager|and bicep|/bicep)|"
+        r"azure resource manager|bicep (and|or|/) ?arm|arm'?s[- ]length|an arm and a leg)\b",
+        _I,
+    ),
+    "hosting": re.compile(
+        r"\b((cutting|bleeding|leading|competitive|an|the|our)[- ]edge( cases?)?|"
+        r"edge[- ]cases?|edge of|microsoft edge|edge browser|edge[- ]triggered|"
+        r"edge (routers?|prox(y|ies)|load[- ]balancers?|tls|termination|services? of the cluster)|"
+        r"retail bank(s|ing)?|(online|e-?commerce) retail(ers?)?|retail (customers|investors|"
+        r"web ?shops?|websites?|apps?)|s3[- ]compatible)\b",
+        _I,
+    ),
+}
+_AZURE_IAC = re.compile(r"\b(arm templates?|bicep|azure resource manager)\b", _I)
+
+
+@dataclass(frozen=True)
+class _Said:
+    """A message with its negation scopes, and its text per field with look-alikes masked."""
+
+    text: str
+    scopes: list[Scope]
+
+    @classmethod
+    def of(cls, text: str) -> _Said:
+        text = text.replace("\u2019", "'")
+        return cls(text, negation_scopes(text))
+
+    def masked(self, field: str) -> str:
+        pattern = _LOOKALIKES.get(field)
+        if pattern is None:
+            return self.text
+        return pattern.sub(lambda m: " " * len(m.group()), self.text)
+
+    def state(self, pattern: re.Pattern[str], field: str = "") -> bool | None:
+        """True: said; False: only said negated; None: not mentioned."""
+        matches = list(pattern.finditer(self.masked(field)))
+        if not matches:
+            return None
+        return any(not is_negated(self.scopes, m.start(), m.end()) for m in matches)
+
+
+@dataclass(frozen=True)
+class ProfileReading:
+    """What one message (or a conversation) says holds, and what it says does not."""
+
+    profile: PlanningProfile
+    negated: PlanningProfile
+
+
+def _listed(
+    patterns: Sequence[tuple[str, re.Pattern[str]]], said: _Said, field: str
+) -> tuple[list[str], list[str]]:
+    present: list[str] = []
+    absent: list[str] = []
     for value, pattern in patterns:
-        if pattern.search(text):
-            return value
-    return None
+        state = said.state(pattern, field)
+        if state is True:
+            present.append(value)
+        elif state is False:
+            absent.append(value)
+    return present, absent
 
 
-def _all(patterns: Sequence[tuple[str, re.Pattern[str]]], text: str) -> list[str]:
-    return [value for value, pattern in patterns if pattern.search(text)]
+def _level(
+    patterns: Sequence[tuple[str, re.Pattern[str]]], said: _Said
+) -> tuple[str | None, str | None]:
+    """The first level said, and the first level said not to hold."""
+    states = [(value, said.state(pattern)) for value, pattern in patterns]
+    chosen = next((value for value, state in states if state is True), None)
+    negated = next((value for value, state in states if state is False and value != chosen),
+                   None)
+    return chosen, negated
 
 
-def _team_size(text: str) -> int | None:
-    for pattern in _TEAM_PATTERNS:
-        match = pattern.search(text)
-        if match:
-            raw = match.group(1).lower()
+def _team_size(said: _Said) -> tuple[int | None, int | None]:
+    """The platform team's size and a size said not to hold.
+
+    Counts of people who run the platform (ops, SREs, platform engineers, "a team of 4")
+    beat counts of people in general ("we are 3 engineers"); counts of product developers
+    ("15 developers") are not the platform team.
+    """
+    ranked: list[tuple[int, int, int]] = []  # (rank, position, size)
+    negated: int | None = None
+    for rank, pattern in enumerate(_TEAM_PATTERNS):
+        for match in pattern.finditer(said.text):
+            raw = match.group("n").lower()
             size = int(raw) if raw.isdigit() else _NUMBERS.get(raw)
-            if size and 1 <= size <= 5000:
-                return size
-    if _SMALL_TEAM.search(text):
+            if not size or not 1 <= size <= 5000:
+                continue
+            if _PRODUCT_ROLE.search(match.group()) or _PRODUCT_BEFORE.search(
+                said.text, max(0, match.start() - 24), match.start()
+            ):
+                continue
+            if is_negated(said.scopes, match.start(), match.end()):
+                negated = negated or size
+                continue
+            ranked.append((rank, match.start(), size))
+    if ranked:
+        return min(ranked)[2], negated
+    if said.state(_SMALL_TEAM):
         # A stated "small team" is recorded as 3 engineers: inside every "small team" range.
-        return 1 if re.search(r"\b(solo|just me|one[- ]person)\b", text, _I) else 3
-    if _LARGE_TEAM.search(text):
-        return 15
-    return None
+        return (1 if re.search(r"\b(solo|just me|one[- ]person)\b", said.text, _I) else 3), negated
+    if said.state(_LARGE_TEAM):
+        return 15, negated
+    return None, negated
+
+
+def _regions(said: _Said) -> tuple[list[str], list[str]]:
+    present: list[str] = []
+    absent: list[str] = []
+    for pattern in (_REGION_CODE, _REGION_NAME):
+        for m in pattern.finditer(said.text):
+            negated = is_negated(said.scopes, m.start(), m.end())
+            (absent if negated else present).append(m.group(1))
+    present = list(dict.fromkeys(present))
+    return present, [r for r in dict.fromkeys(absent) if r not in present]
+
+
+def read_profile(text: str) -> ProfileReading:
+    """What one message says about the situation, and what it says does not hold.
+
+    Negated facts ("no PCI scope", "not on AWS, we run Azure", "HA is not needed") are left
+    out of ``profile`` and reported in ``negated``; a negated high availability target or
+    cost focus reads as a low one.
+    """
+    said = _Said.of(text)
+    hosting, no_hosting = _listed(_HOSTING, said, "hosting")
+    if said.state(_AZURE_IAC) and "azure" not in hosting and "azure" not in no_hosting:
+        hosting.append("azure")
+    cloud = said.state(_GENERIC_CLOUD)
+    if cloud is None:
+        cloud = said.state(_MULTICLOUD_WORD)
+    if not hosting and cloud:
+        hosting = ["cloud"]
+    elif cloud is False:
+        no_hosting.append("cloud")
+    workloads, no_workloads = _listed(_WORKLOADS, said, "workloads")
+    compliance, no_compliance = _listed(_COMPLIANCE, said, "compliance")
+    team, no_team = _team_size(said)
+    experience, no_experience = _level(_EXPERIENCE, said)
+    isolation, no_isolation = _level(_ISOLATION, said)
+    availability, no_availability = _level(_AVAILABILITY, said)
+    if availability is None and no_availability == "high":
+        availability = "low"
+    budget, no_budget = _level(_BUDGET, said)
+    if budget is None and no_budget == "high":
+        budget = "low"
+    regions, no_regions = _regions(said)
+    profile = PlanningProfile.model_validate(
+        {
+            "hosting": hosting,
+            "workloads": workloads,
+            "team_size": team,
+            "k8s_experience": experience,
+            "compliance": compliance,
+            "isolation": isolation,
+            "availability": availability,
+            "budget_sensitivity": budget,
+            "regions": regions,
+        }
+    )
+    negated = PlanningProfile.model_validate(
+        {
+            "hosting": no_hosting,
+            "workloads": no_workloads,
+            "team_size": no_team if no_team != team else None,
+            "k8s_experience": no_experience if no_experience != experience else None,
+            "compliance": no_compliance,
+            "isolation": no_isolation if no_isolation != isolation else None,
+            "availability": no_availability if no_availability != availability else None,
+            "budget_sensitivity": no_budget if no_budget != budget else None,
+            "regions": no_regions,
+        }
+    )
+    return ProfileReading(profile, negated)
 
 
 def extract_profile(text: str) -> PlanningProfile:
-    """What one message says about the situation; unknown facts stay unset."""
-    hosting = _all(_HOSTING, text)
-    if not hosting and _GENERIC_CLOUD.search(text):
-        hosting = ["cloud"]
-    if re.search(r"\bmulti-?cloud\b", text, _I) and not hosting:
-        hosting = ["cloud"]
-    regions = list(
-        dict.fromkeys(
-            [m.group(1) for m in _REGION_CODE.finditer(text)]
-            + [m.group(1) for m in _REGION_NAME.finditer(text)]
-        )
+    """What one message says about the situation; unknown and negated facts stay unset."""
+    return read_profile(text).profile
+
+
+_ADDITIVE = re.compile(
+    r"\b(also|as well|in addition|additionally|too|both|plus|on top of|alongside)\b", _I
+)
+_SCALARS = ("team_size", "k8s_experience", "isolation", "availability", "budget_sensitivity")
+_LISTS = ("hosting", "workloads", "compliance", "regions")
+
+
+def update_profile(
+    base: PlanningProfile, newer: PlanningProfile | ProfileReading, text: str = ""
+) -> PlanningProfile:
+    """``base`` updated by a later message.
+
+    A newly named hosting replaces the old one ("what if we run it on-prem?") unless the
+    message adds it ("also", "as well", "in addition"); other lists grow; scalars are
+    overwritten; facts the message negates are removed.
+    """
+    reading = newer if isinstance(newer, ProfileReading) else ProfileReading(
+        newer, PlanningProfile()
     )
-    data: dict[str, Any] = {
-        "hosting": hosting,
-        "workloads": _all(_WORKLOADS, text),
-        "team_size": _team_size(text),
-        "k8s_experience": _first(_EXPERIENCE, text),
-        "compliance": _all(_COMPLIANCE, text),
-        "isolation": _first(_ISOLATION, text),
-        "availability": _first(_AVAILABILITY, text),
-        "budget_sensitivity": _first(_BUDGET, text),
-        "regions": regions,
-    }
+    data = base.model_dump()
+    said, negated = reading.profile.model_dump(), reading.negated.model_dump()
+    for key in _LISTS:
+        kept = [v for v in data[key] if v not in negated[key]]
+        if key == "hosting" and said[key] and not _ADDITIVE.search(text):
+            kept = []
+        data[key] = list(dict.fromkeys([*kept, *said[key]]))
+    for key in _SCALARS:
+        if said[key] is not None:
+            data[key] = said[key]
+        elif negated[key] is not None and data[key] == negated[key]:
+            data[key] = None
     return PlanningProfile.model_validate(data)
 
 
-def update_profile(base: PlanningProfile, newer: PlanningProfile) -> PlanningProfile:
-    """``base`` updated by a later message: a newly named hosting replaces the old one
-    ("what if we run it on-prem?"), other lists grow, scalars are overwritten."""
-    merged = base.merged(newer)
-    if newer.hosting:
-        merged = merged.model_copy(update={"hosting": list(newer.hosting)})
-    return merged
+def infer_profile(question: str, history: Iterable[Turn] = ()) -> ProfileReading:
+    """What the user's turns (oldest first, then ``question``) say, later turns winning
+    field by field, and what they say does not hold (unless a later turn says it again)."""
+    profile = PlanningProfile()
+    negated = PlanningProfile()
+    texts = [t.content for t in history if t.role == "user"] + [question]
+    for text in texts:
+        reading = read_profile(text)
+        profile = update_profile(profile, reading, text)
+        negated = update_profile(negated, ProfileReading(reading.negated, reading.profile), "also")
+    # Only what the final profile does not assert stays negated.
+    left = negated.model_dump()
+    final = profile.model_dump()
+    for key in _LISTS:
+        left[key] = [v for v in left[key] if v not in final[key]]
+    for key in _SCALARS:
+        if left[key] == final[key]:
+            left[key] = None
+    return ProfileReading(profile, PlanningProfile.model_validate(left))
+
+
+def merge_explicit(inferred: PlanningProfile, explicit: PlanningProfile | None) -> PlanningProfile:
+    """The profile an answer uses: every field the explicit profile sets (the UI form,
+    ``--profile``, ``ask(profile=...)``) replaces the inferred one; the rest is inferred."""
+    if explicit is None:
+        return inferred
+    given = {k: v for k, v in explicit.model_dump().items() if v not in (None, [])}
+    return inferred.model_copy(update=given)
+
+
+def profile_changes(before: PlanningProfile, after: PlanningProfile) -> list[ProfileChange]:
+    """The facts that differ between two profiles, each with a sentence for the UI."""
+    changes: list[ProfileChange] = []
+    old, new = before.model_dump(), after.model_dump()
+    for key in PlanningProfile.model_fields:
+        if old[key] == new[key]:
+            continue
+        label = key.replace("_", " ").capitalize()
+        if old[key] in (None, []):
+            message = f"{label} set to {_shown(new[key])}"
+        elif new[key] in (None, []):
+            message = f"{label} no longer set (was {_shown(old[key])})"
+        else:
+            message = f"{label} changed from {_shown(old[key])} to {_shown(new[key])}"
+        changes.append(
+            ProfileChange(field=key, before=old[key], after=new[key], message=message)
+        )
+    return changes
+
+
+def _shown(value: object) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+@dataclass(frozen=True)
+class ConversationProfile:
+    """The profiles of one turn: given explicitly, read from the conversation, and used."""
+
+    explicit: PlanningProfile
+    inferred: PlanningProfile
+    negated: PlanningProfile
+    used: PlanningProfile
+    changes: list[ProfileChange]
+
+
+def conversation_profile(
+    question: str, history: Sequence[Turn] = (), explicit: PlanningProfile | None = None
+) -> ConversationProfile:
+    """Explicit and inferred profiles kept apart: the inferred one comes from the user's
+    turns only, the explicit one wins field by field in ``used``, and ``changes`` lists the
+    inferred facts this question changed against the previous user turn."""
+    reading = infer_profile(question, history)
+    users = [i for i, t in enumerate(history) if t.role == "user"]
+    changes: list[ProfileChange] = []
+    if users:
+        last = users[-1]
+        before = infer_profile(history[last].content, history[:last]).profile
+        changes = profile_changes(before, reading.profile)
+    given = explicit or PlanningProfile()
+    return ConversationProfile(
+        explicit=given,
+        inferred=reading.profile,
+        negated=reading.negated,
+        used=merge_explicit(reading.profile, explicit),
+        changes=changes,
+    )
+
+
+def explicit_edits(
+    shown: PlanningProfile, submitted: PlanningProfile, previous: PlanningProfile | None = None
+) -> PlanningProfile:
+    """The explicit profile after a form that showed ``shown`` came back as ``submitted``.
+
+    Only the fields the user changed become explicit (with those already explicit), so the
+    facts the form merely displayed stay inferred and a later turn can still change them.
+    """
+    data = (previous or PlanningProfile()).model_dump()
+    old, new = shown.model_dump(), submitted.model_dump()
+    for key in PlanningProfile.model_fields:
+        if new[key] != old[key]:
+            data[key] = new[key]
+    return PlanningProfile.model_validate(data)
+
+
+def negated_items(negated: PlanningProfile) -> list[str]:
+    """The facts a conversation ruled out, as short phrases ("not hosting aws")."""
+    items: list[str] = []
+    for key, value in negated.model_dump().items():
+        if value in (None, []):
+            continue
+        label = key.replace("_", " ")
+        items.append(f"{label}: not {_shown(value)}" if isinstance(value, list) else
+                     f"{label}: not {value}")
+    return items
 
 
 def profile_from_conversation(
@@ -332,20 +635,9 @@ def profile_from_conversation(
     history: Iterable[Turn] = (),
     explicit: PlanningProfile | None = None,
 ) -> PlanningProfile:
-    """The profile said in the user's turns (oldest first, then ``question``); explicit wins."""
-    profile = PlanningProfile()
-    for turn in history:
-        if turn.role == "user":
-            profile = update_profile(profile, extract_profile(turn.content))
-    profile = update_profile(profile, extract_profile(question))
-    if explicit is not None and not explicit.is_empty():
-        profile = update_profile(profile, explicit)
-        # Explicit scalars and lists replace what was inferred, not only extend it.
-        explicit_set = {
-            k: v for k, v in explicit.model_dump().items() if v not in (None, [])
-        }
-        profile = profile.model_copy(update=explicit_set)
-    return profile
+    """The profile said in the user's turns (oldest first, then ``question``); explicit wins
+    field by field."""
+    return merge_explicit(infer_profile(question, history).profile, explicit)
 
 
 # --------------------------------------------------------------------------- conditions
@@ -474,9 +766,13 @@ def profile_conditions(profile: PlanningProfile, text: str = "") -> dict[str, bo
         )
         c["hosting provider"] = "hosting-provider" in hosting
         c["multi-cloud"] = len(hosting & _CLOUDS) >= 2
-    if _MULTICLOUD.search(text):
+    said = _Said.of(text)
+    multicloud = said.state(_MULTICLOUD)
+    if multicloud:
         c["multi-cloud"] = True
         c["public cloud"] = True
+    elif multicloud is False:
+        c["multi-cloud"] = False
     workloads = set(profile.workloads)
     kinds = {
         "stateless workloads": {"stateless", "web"},
@@ -490,12 +786,15 @@ def profile_conditions(profile: PlanningProfile, text: str = "") -> dict[str, bo
         if workloads:
             # Named workloads settle the question; the kinds not named do not apply.
             c[condition] = bool(workloads & names)
-    if _SINGLE_CLUSTER.search(text):
+    if said.state(_SINGLE_CLUSTER):
         c["single cluster"], c["many clusters"] = True, False
-    if _MANY_CLUSTERS.search(text) or ("edge" in hosting and c["single cluster"] is not True):
+    if said.state(_MANY_CLUSTERS) or ("edge" in hosting and c["single cluster"] is not True):
         c["many clusters"], c["single cluster"] = True, False
-    if _AIRGAP.search(text) or any(_AIRGAP.search(x) for x in profile.compliance):
+    airgap = said.state(_AIRGAP)
+    if airgap or any(_AIRGAP.search(x) for x in profile.compliance):
         c["air-gapped"] = True
+    elif airgap is False:
+        c["air-gapped"] = False
     return c
 
 

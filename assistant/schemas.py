@@ -289,6 +289,19 @@ class PlanningProfile(Strict):
         return PlanningProfile.model_validate(data)
 
 
+ProfileValue = int | str | list[str] | None
+
+
+class ProfileChange(Strict):
+    """One planning-profile fact that changed between two turns of a conversation."""
+
+    field: str = Field(description="The PlanningProfile field, e.g. hosting.")
+    before: ProfileValue = Field(default=None, description="Its value before.")
+    after: ProfileValue = Field(default=None, description="Its value now.")
+    message: str = Field(description="What changed, for people: 'Hosting changed from azure "
+                         "to on-prem'.")
+
+
 class Timings(Strict):
     """Milliseconds spent in each stage."""
 
@@ -308,6 +321,23 @@ class AnswerMeta(Strict):
         default_factory=list, description="Recommendations dropped by validation, with reasons."
     )
     model: str | None = Field(default=None, description="provider:model of an LLM backend.")
+    explicit_profile: PlanningProfile = Field(
+        default_factory=PlanningProfile,
+        description="The profile given explicitly (UI form, --profile, ask(profile=...)).",
+    )
+    inferred_profile: PlanningProfile = Field(
+        default_factory=PlanningProfile,
+        description="The profile read from the conversation (later turns win field by field).",
+    )
+    negated_profile: PlanningProfile = Field(
+        default_factory=PlanningProfile,
+        description="Facts the conversation says do not hold ('no PCI', 'not on AWS'); a "
+        "level here is the level ruled out.",
+    )
+    profile_changes: list[ProfileChange] = Field(
+        default_factory=list,
+        description="Inferred facts that changed against the previous user turn.",
+    )
 
 
 class PlanAnswer(Strict):

@@ -6,9 +6,14 @@ import pytest
 
 from assistant.conversation import is_follow_up, standalone_question
 from assistant.profile import (
+    conversation_profile,
+    explicit_edits,
     extract_profile,
+    infer_profile,
+    profile_changes,
     profile_conditions,
     profile_from_conversation,
+    read_profile,
     vocabulary_terms,
 )
 from assistant.schemas import PlanningProfile, Turn
@@ -132,3 +137,181 @@ def test_follow_up_chains_keep_the_first_topic() -> None:
     assert is_follow_up("why?") and not is_follow_up(
         "Please compare Cilium and Calico for a large on-prem cluster with BGP"
     )
+
+
+# --------------------------------------------------------------------------- negation
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "absent", "present"),
+    [
+        # Compliance said not to apply.
+        ("We have no compliance requirements at all.", "compliance", ["regulated"], []),
+        ("No PCI scope here, but GDPR applies.", "compliance", ["pci"], ["gdpr"]),
+        ("We are not regulated and run web apps on GKE.", "compliance", ["regulated"], []),
+        ("HIPAA does not apply to us", "compliance", ["hipaa"], []),
+        # Hosting taken back, and the contrast kept.
+        ("We're not on AWS, we run Azure.", "hosting", ["aws"], ["azure"]),
+        ("Not EKS but AKS for us", "hosting", ["aws"], ["azure"]),
+        ("Instead of AWS we picked GCP.", "hosting", ["aws"], ["gcp"]),
+        ("We moved off on-prem to AKS last year.", "hosting", ["on-prem"], ["azure"]),
+        ("We migrated away from our data center and now run on EKS", "hosting", ["on-prem"],
+         ["aws"]),
+        ("we left bare metal behind; everything is on GKE now", "hosting", ["on-prem"], ["gcp"]),
+        ("We are no longer on GCP, we use EKS.", "hosting", ["gcp"], ["aws"]),
+        ("Neither EKS nor GKE: we are on-prem with VMware", "hosting", ["aws", "gcp"],
+         ["on-prem"]),
+        # Workloads taken back.
+        ("no Windows or GPU nodes, just Linux microservices", "workloads", ["windows", "gpu"],
+         ["stateless"]),
+        ("We don't run any databases in the cluster; everything is stateless",
+         "workloads", ["stateful"], ["stateless"]),
+        ("We're a bank without any GPUs", "workloads", ["gpu"], []),
+    ],
+)
+def test_negated_list_facts_are_left_out_and_reported(
+    text: str, field: str, absent: list[str], present: list[str]
+) -> None:
+    reading = read_profile(text)
+    values = getattr(reading.profile, field)
+    for value in absent:
+        assert value not in values, (text, values)
+        assert value in getattr(reading.negated, field), (text, reading.negated)
+    for value in present:
+        assert value in values, (text, values)
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "expected", "ruled_out"),
+    [
+        ("High availability is not needed for this internal tool.", "availability", "low",
+         "high"),
+        ("HA isn't a requirement for us", "availability", "low", "high"),
+        ("I don't think we need multi-AZ", "availability", "low", "high"),
+        ("It's not mission-critical", "availability", "low", "high"),
+        ("We need zero downtime", "availability", "high", None),
+        ("we cannot go down during trading hours", "availability", "high", None),
+        ("cost doesn't matter, we need 99.99%", "budget_sensitivity", "low", "high"),
+        ("we don't need strong isolation between our teams", "isolation", None, "high"),
+        ("our engineers are not Kubernetes experts", "k8s_experience", "low", "high"),
+    ],
+)
+def test_negated_levels(text: str, field: str, expected: str | None, ruled_out: str | None) -> None:
+    reading = read_profile(text)
+    assert getattr(reading.profile, field) == expected, text
+    assert getattr(reading.negated, field) == ruled_out, text
+
+
+@pytest.mark.parametrize(
+    ("text", "absent", "present"),
+    [
+        # Azure Resource Manager templates are infrastructure as code, not Arm CPUs.
+        ("We deploy everything with ARM templates.", {"workloads": "arm"}, {"hosting": "azure"}),
+        ("Our IaC is Bicep and ARM templates", {"workloads": "arm"}, {"hosting": "azure"}),
+        ("Should we move from ARM/Bicep to Terraform?", {"workloads": "arm"}, {}),
+        ("We want Arm nodes to save cost", {}, {"workloads": "arm"}),
+        # Edge as an adjective is not edge hosting.
+        ("We're a cutting-edge fintech startup on AKS", {"hosting": "edge"},
+         {"compliance": "bank"}),
+        ("Bleeding edge features worry us", {"hosting": "edge"}, {}),
+        ("How do we handle edge cases in autoscaling?", {"hosting": "edge"}, {}),
+        ("We run k3s at the edge in 200 stores", {}, {"hosting": "edge"}),
+    ],
+)
+def test_look_alike_words(
+    text: str, absent: dict[str, str], present: dict[str, str]
+) -> None:
+    profile = extract_profile(text)
+    for field, value in absent.items():
+        assert value not in getattr(profile, field), (text, profile)
+    for field, value in present.items():
+        assert value in getattr(profile, field), (text, profile)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("We are 15 developers and 2 ops people.", 2),
+        ("40 product engineers, and a platform team of 3", 3),
+        ("Our SRE team of 4 supports 60 developers", 4),
+        ("two SREs and twenty developers", 2),
+        ("We have 15 developers.", None),
+        ("12 software engineers build the product", None),
+        ("a 5-person platform team", 5),
+        ("We are 3 engineers", 3),
+    ],
+)
+def test_the_platform_team_is_not_the_product_developers(text: str, size: int | None) -> None:
+    assert extract_profile(text).team_size == size
+
+
+# --------------------------------------------------------------------------- conversation
+
+
+def _user(text: str) -> Turn:
+    return Turn(role="user", content=text)
+
+
+def test_a_follow_up_replaces_hosting_unless_it_adds_it() -> None:
+    history = [_user("How should we run secrets on AKS?"), Turn(role="assistant", content="…")]
+    assert infer_profile("and if we have to run on-prem?", history).profile.hosting == [
+        "on-prem"
+    ]
+    for also in ("what if we also run on-prem?", "and on-prem as well?",
+                 "in addition we have a data center"):
+        assert infer_profile(also, history).profile.hosting == ["azure", "on-prem"], also
+
+
+def test_a_later_turn_takes_back_an_earlier_fact() -> None:
+    history = [_user("We are on AWS with PCI data and 4 engineers")]
+    reading = infer_profile("Actually we are not on AWS anymore, and PCI is out of scope", history)
+    assert reading.profile.hosting == [] and reading.profile.compliance == []
+    assert reading.profile.team_size == 4
+    assert reading.negated.hosting == ["aws"] and reading.negated.compliance == ["pci"]
+    # Said again later, a fact is no longer reported as negated.
+    again = infer_profile("We are on AWS after all", [*history, _user("not on AWS")])
+    assert again.profile.hosting == ["aws"] and again.negated.hosting == []
+
+
+def test_explicit_and_inferred_stay_apart() -> None:
+    history = [_user("How should we run secrets on AKS? We are 3 engineers.")]
+    explicit = PlanningProfile(compliance=["pci"])
+    c = conversation_profile("and if we have to run on-prem?", history, explicit)
+    assert c.explicit == explicit
+    assert c.inferred.hosting == ["on-prem"] and c.inferred.compliance == []
+    assert c.used.hosting == ["on-prem"] and c.used.compliance == ["pci"]
+    assert c.used.team_size == 3
+    [change] = c.changes
+    assert change.field == "hosting" and change.before == ["azure"]
+    assert change.message == "Hosting changed from azure to on-prem"
+    # An explicit field wins over what the conversation says.
+    pinned = conversation_profile("and on-prem?", history, PlanningProfile(hosting=["gcp"]))
+    assert pinned.used.hosting == ["gcp"] and pinned.inferred.hosting == ["on-prem"]
+    assert conversation_profile("How should we run secrets?").changes == []
+
+
+def test_the_form_makes_only_edited_fields_explicit() -> None:
+    shown = PlanningProfile(hosting=["azure"], team_size=3)
+    submitted = PlanningProfile(hosting=["azure"], team_size=3, availability="high")
+    edits = explicit_edits(shown, submitted)
+    assert edits == PlanningProfile(availability="high")
+    again = explicit_edits(submitted, submitted.model_copy(update={"team_size": 8}), edits)
+    assert again == PlanningProfile(availability="high", team_size=8)
+
+
+def test_changes_are_sentences() -> None:
+    changes = profile_changes(
+        PlanningProfile(team_size=3, availability="high"),
+        PlanningProfile(team_size=5, compliance=["pci"]),
+    )
+    assert [c.message for c in changes] == [
+        "Team size changed from 3 to 5",
+        "Compliance set to pci",
+        "Availability no longer set (was high)",
+    ]
+
+
+def test_negated_conditions_in_the_text() -> None:
+    c = profile_conditions(PlanningProfile(), "we are not air-gapped and not multi-cloud")
+    assert c["air-gapped"] is False and c["multi-cloud"] is False
+    assert profile_conditions(PlanningProfile(), "no internet at the sites")["air-gapped"] is True
