@@ -18,9 +18,16 @@ from .schemas import PlanningProfile, ProfileChange, Turn
 _I = re.IGNORECASE
 
 _HOSTING: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("aws", re.compile(r"\b(aws|amazon|eks|ec2|s3|graviton|fargate|bottlerocket|irsa)\b", _I)),
-    ("azure", re.compile(r"\b(azure|aks|entra|key vault)\b", _I)),
-    ("gcp", re.compile(r"\b(gcp|gke|google cloud|anthos)\b", _I)),
+    (
+        "aws",
+        re.compile(
+            r"\b(aws|amazon|eks|ec2|s3|graviton|fargate|bottlerocket|irsa|rds|aurora|dynamodb|"
+            r"ecr|cloudwatch|route ?53)\b",
+            _I,
+        ),
+    ),
+    ("azure", re.compile(r"\b(azure|aks|entra|key vault|acr|cosmos ?db)\b", _I)),
+    ("gcp", re.compile(r"\b(gcp|gke|google cloud|anthos|bigquery|cloud sql)\b", _I)),
     (
         "on-prem",
         re.compile(
@@ -112,7 +119,11 @@ _PEOPLE = (
 )
 #: Most specific first: people who run the platform, a team's size, then people in general.
 _TEAM_PATTERNS = (
-    re.compile(rf"\b(?P<n>{_NUM})[- ]{_OPS_ROLE}[- ]{_PEOPLE}\b", _I),
+    re.compile(
+        rf"\b(?P<n>{_NUM})[- ]((experienced|senior|dedicated|full[- ]time|skilled) )?"
+        rf"{_OPS_ROLE}[- ]{_PEOPLE}\b",
+        _I,
+    ),
     re.compile(rf"\b(?P<n>{_NUM})[- ](sres|sre|admins?|administrators|devops engineers)\b", _I),
     re.compile(rf"\b{_OPS_ROLE} team (of|is|has) (?P<n>{_NUM})\b", _I),
     re.compile(
@@ -120,6 +131,7 @@ _TEAM_PATTERNS = (
     ),
     re.compile(rf"\bteam of (?P<n>{_NUM})\b", _I),
     re.compile(rf"\bteam (is|has) (?P<n>{_NUM})\b", _I),
+    re.compile(rf"\b(only |just )?(?P<n>{_NUM}) of us\b", _I),
     re.compile(
         rf"\b(?P<n>{_NUM})[- ](full[- ]time )?(engineers?|people|persons?|folks|staff|devs|"
         rf"developers)\b",
@@ -164,7 +176,8 @@ _EXPERIENCE: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\b(experienced (with |in )?(kubernetes|k8s)|(kubernetes|k8s) experts?|"
             r"deep (kubernetes |k8s )?(experience|expertise)|years of (kubernetes|k8s)|"
             r"strong (kubernetes|k8s) (skills|experience)|(kubernetes|k8s) veterans?|"
-            r"cka|seasoned (platform )?(team|engineers))\b",
+            r"cka|(seasoned|experienced|senior) (platform |sre |ops |devops |infra(structure)? )?"
+            r"(team|engineers|sres))\b",
             _I,
         ),
     ),
@@ -244,14 +257,16 @@ _AVAILABILITY: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(99\.9[5-9]|99\.99|\b(multi-?zone|multi-?az|multiple (availability )?zones|"
             r"three zones|3 zones|zone (outage|failure)s?|highly available|high availability|ha|"
             r"no downtime|zero[- ]downtime|mission[- ]critical|business[- ]critical|24/7|"
-            r"always on|can't go down|cannot go down)\b)",
+            r"always on|can't go down|cannot go down|(must|should|can|may) never (go|be) down|"
+            r"never goes down|uptime is (all that matters|everything|critical|key|paramount))\b)",
             _I,
         ),
     ),
     (
         "low",
         re.compile(
-            r"\b(best[- ]effort|downtime is (fine|ok|okay|acceptable)|"
+            r"\b(best[- ]effort|"
+            r"downtime( [\w-]+){0,6} (is|are) (fine|ok|okay|acceptable|tolerable)|"
             r"can tolerate (some )?downtime|"
             r"non-critical|not critical|dev(elopment)? (only|cluster|environment)|"
             r"(a few )?hours of downtime|lab|homelab|proof of concept|poc)\b",
@@ -306,10 +321,12 @@ _LOOKALIKES: dict[str, re.Pattern[str]] = {
         r"edge[- ]cases?|edge of|microsoft edge|edge browser|edge[- ]triggered|"
         r"edge (routers?|prox(y|ies)|load[- ]balancers?|tls|termination|services? of the cluster)|"
         r"retail bank(s|ing)?|(online|e-?commerce) retail(ers?)?|retail (customers|investors|"
-        r"web ?shops?|websites?|apps?)|s3[- ]compatible)\b",
+        r"web ?shops?|websites?|apps?)|s3[- ]compatible|"
+        r"hybrid (mobile |web |native )?apps?|hybrid work(ing|force)?|hybrid (search|cars?))\b",
         _I,
     ),
 }
+_CONTRAST = re.compile(r"\b(but|however|though|although|yet|whereas|while)\b", _I)
 _AZURE_IAC = re.compile(r"\b(arm templates?|bicep|azure resource manager)\b", _I)
 
 
@@ -336,7 +353,18 @@ class _Said:
         matches = list(pattern.finditer(self.masked(field)))
         if not matches:
             return None
-        return any(not is_negated(self.scopes, m.start(), m.end()) for m in matches)
+        negated = [m for m in matches if is_negated(self.scopes, m.start(), m.end())]
+        if not negated:
+            return True
+        # "no stateful workloads - every database is on RDS": a fact taken back stays taken
+        # back when the message names it again, unless a contrast brings it back ("no GPUs
+        # yet, but GPU training starts next quarter").
+        last = negated[-1].end()
+        return any(
+            m.start() >= last and _CONTRAST.search(self.text, last, m.start())
+            for m in matches
+            if m not in negated
+        )
 
 
 @dataclass(frozen=True)
@@ -414,6 +442,28 @@ def _regions(said: _Said) -> tuple[list[str], list[str]]:
             (absent if negated else present).append(m.group(1))
     present = list(dict.fromkeys(present))
     return present, [r for r in dict.fromkeys(absent) if r not in present]
+
+
+def fact_spans(text: str, fields: Iterable[str]) -> list[tuple[int, int]]:
+    """Where ``text`` states facts of the profile ``fields`` (character spans, in order), so
+    a follow-up that changes a fact can replace its words."""
+    said = _Said.of(text)
+    patterns: dict[str, Sequence[re.Pattern[str]]] = {
+        "hosting": [p for _, p in _HOSTING] + [_GENERIC_CLOUD, _AZURE_IAC],
+        "workloads": [p for _, p in _WORKLOADS],
+        "compliance": [p for _, p in _COMPLIANCE],
+        "k8s_experience": [p for _, p in _EXPERIENCE],
+        "isolation": [p for _, p in _ISOLATION[:2]],
+        "availability": [p for _, p in _AVAILABILITY],
+        "budget_sensitivity": [p for _, p in _BUDGET],
+        "team_size": [*_TEAM_PATTERNS, _SMALL_TEAM, _LARGE_TEAM],
+        "regions": [_REGION_CODE, _REGION_NAME],
+    }
+    spans: list[tuple[int, int]] = []
+    for field in fields:
+        for pattern in patterns.get(field, ()):
+            spans += [(m.start(), m.end()) for m in pattern.finditer(said.masked(field))]
+    return sorted(spans)
 
 
 def read_profile(text: str) -> ProfileReading:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.conversation import is_follow_up, standalone_question
 from assistant.profile import (
     conversation_profile,
     explicit_edits,
@@ -109,34 +108,6 @@ def test_profile_conditions_map_onto_the_shared_vocabulary() -> None:
 )
 def test_vocabulary_terms(condition: str, terms: list[str]) -> None:
     assert vocabulary_terms(condition) == terms
-
-
-def test_follow_ups_take_the_topic_of_the_previous_question() -> None:
-    history = [
-        Turn(role="user", content="Should we use managed Kubernetes for our web shop on AWS?"),
-        Turn(role="assistant", content="Yes, EKS."),
-    ]
-    standalone = standalone_question("and if we run it on-prem?", history)
-    assert standalone.endswith("and if we run it on-prem?")
-    assert "managed" in standalone and "Kubernetes" in standalone
-    assert standalone_question("why?", history).startswith("use managed Kubernetes")
-    # A new, self-contained question stays as it is.
-    new = "How many etcd members does a self-managed control plane need for quorum?"
-    assert standalone_question(new, history) == new
-    assert standalone_question("what about Windows nodes?", []) == "what about Windows nodes?"
-
-
-def test_follow_up_chains_keep_the_first_topic() -> None:
-    history = [
-        Turn(role="user", content="Which secrets manager should we use on Azure?"),
-        Turn(role="assistant", content="..."),
-        Turn(role="user", content="what about on-prem?"),
-        Turn(role="assistant", content="..."),
-    ]
-    assert "secrets" in standalone_question("and for edge sites?", history)
-    assert is_follow_up("why?") and not is_follow_up(
-        "Please compare Cilium and Calico for a large on-prem cluster with BGP"
-    )
 
 
 # --------------------------------------------------------------------------- negation
