@@ -123,6 +123,10 @@ class LoadedDocument(Strict):
     decision_titles: dict[str, str] = Field(
         default_factory=dict, description="Decision title -> id, to tie sections to decisions."
     )
+    decision_sources: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Decision id -> its source URLs, so a section cites its decision's page.",
+    )
     sections: list[Section]
     file_hash: str = Field(description="sha256 of the file's bytes.")
     warnings: list[str] = Field(default_factory=list)
@@ -142,7 +146,11 @@ class Chunk(Strict):
     ordinal: int = 0
     content_hash: str
     file_hash: str = ""
-    url: str | None = None
+    url: str | None = Field(
+        default=None,
+        description="Upstream page behind the passage: its decision's own source for a curated "
+        "section, else the document's.",
+    )
     topic: str | None = None
     doc_id: str | None = None
     decision_ids: list[str] = Field(
