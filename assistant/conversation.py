@@ -97,9 +97,9 @@ def _resolve(question: str, previous: str | None) -> str:
 
 def rewrite_follow_up(follow_up: str, previous: str) -> str:
     """One readable question from a follow-up and the (standalone) question it follows."""
-    changed = _changed_fields(read_profile(follow_up).profile)
-    negated = _changed_fields(read_profile(follow_up).negated)
-    base = _without_facts(previous, changed | negated)
+    reading = read_profile(follow_up)
+    changed = _changed_fields(reading.profile)
+    base, cut = _without_facts(previous, changed | _changed_fields(reading.negated))
     text = _FILLER.sub("", follow_up.strip()).strip()
     about = bool(_ABOUT.match(text))
     text = _ABOUT.sub("", text)
@@ -110,17 +110,39 @@ def rewrite_follow_up(follow_up: str, previous: str) -> str:
         return _ask(base)
     if _CLAUSE.match(text):
         return _ask(f"{base} {_lower_first(text)}")
-    if changed and (about or len(_WORD.findall(text)) <= 4):
+    if cut and (about or len(_WORD.findall(text)) <= 4):
         # A bare fact ("on-prem", "GKE", "Windows nodes", "a team of 3") said in place of
         # the one the earlier question had.
-        lead = "on" if changed == {"hosting"} and not _starts_like_place(text) else "for"
+        lead = "on" if changed == {"hosting"} else "for"
         joined = text if _starts_like_place(text) else f"{lead} {text}"
         return _ask(f"{base} {joined}")
-    if about:
-        return _ask(f"{base}, and what about {text}")
     if re.fullmatch(r"why(?: not)?", text, _I) and _AUX.match(base):
         return _ask(f"{text.capitalize()} {_lower_first(base)}")
-    return f"{_upper_first(text)}? (Follow-up to: {_ask(base)})"
+    return _followed(f"what about {text}" if about else text, previous)
+
+
+_HOW_WE = re.compile(
+    r"^(?:how|where)\s+(?:do|does|should|can|could|would|will|shall)\s+(?P<who>we|i)\s+"
+    r"(?P<rest>.+)$",
+    _I,
+)
+_SHOULD_WE = re.compile(
+    r"^(?:should|do|can|could|would|will|shall)\s+(?P<who>we|i)\s+(?P<rest>.+)$", _I
+)
+
+
+def _followed(text: str, previous: str) -> str:
+    """A follow-up that asks something new on the same topic: its own words first (they
+    are what it asks), then the situation of the question it follows ("... when we expose
+    our web apps on AKS?"), or that question itself."""
+    sentences = [s for s in _SENTENCE.split(previous.strip()) if s]
+    asked = next((s for s in reversed(sentences) if s.endswith("?")), sentences[-1])
+    stem = asked.rstrip(" ?.!")
+    for pattern, joiner in ((_HOW_WE, "when"), (_SHOULD_WE, "if")):
+        match = pattern.match(stem)
+        if match:
+            return _ask(f"{text} {joiner} {match.group('who').lower()} {match.group('rest')}")
+    return f"{_upper_first(text)}? (Follow-up to: {' '.join(previous.split())})"
 
 
 def _changed_fields(profile: PlanningProfile) -> set[str]:
@@ -128,22 +150,21 @@ def _changed_fields(profile: PlanningProfile) -> set[str]:
     return {field for field in _FIELDS if data[field] not in (None, [])}
 
 
-def _without_facts(question: str, fields: set[str]) -> str:
-    """``question`` without the words that state the facts of ``fields``, and without
-    the sentences that only set the scene for them."""
-    if not fields:
-        return question.strip().rstrip(" ?.!")
+def _without_facts(question: str, fields: set[str]) -> tuple[str, bool]:
+    """``question`` with its question sentence last, without the words that state the
+    facts of ``fields`` where they can go (a phrase such as "on AKS", "for GPU workloads",
+    or a subject such as "a team of 3"), and without the sentences that only set the scene
+    for those facts; and whether any fact was cut from the question sentence."""
     sentences = [s for s in _SENTENCE.split(question.strip()) if s]
     asked = next((s for s in reversed(sentences) if s.endswith("?")), sentences[-1])
     kept: list[str] = []
     for sentence in sentences:
-        spans = fact_spans(sentence, fields)
-        if sentence is not asked:
-            if not spans:
-                kept.append(sentence)
-            continue
-        kept.append(_cut(sentence, spans))
-    return " ".join(kept).strip().rstrip(" ?.!,")
+        if sentence is not asked and not (fields and fact_spans(sentence, fields)):
+            kept.append(sentence)
+    cut_text = _cut(asked, fact_spans(asked, fields)) if fields else asked
+    kept.append(cut_text)
+    changed = " ".join(cut_text.split()) != " ".join(asked.split())
+    return " ".join(kept).strip().rstrip(" ?.!,"), changed
 
 
 def _cut(sentence: str, spans: list[tuple[int, int]]) -> str:
@@ -151,16 +172,22 @@ def _cut(sentence: str, spans: list[tuple[int, int]]) -> str:
     for start, end in reversed(_merged(spans)):
         lead = _LEAD_IN.search(out[:start])
         cut_from = lead.start() if lead else start
+        after_preposition = (
+            lead is not None
+            and re.match(r"(?:on|in|at|with|for|using|via|from|to)\b", lead.group(), _I)
+        ) or _starts_like_place(out[start:])
+        # A fact that was the subject ("How should a team of 3 run ...") leaves "we".
+        subject = not after_preposition and _AUX_BEFORE.search(out[:cut_from])
+        if not (after_preposition or subject):
+            # An object ("use EKS or run kubeadm") is what is asked about: it stays.
+            continue
         tail = _HEAD_NOUN.match(out, end)
         cut_to = tail.end() if tail else end
-        # A fact that was the subject ("How should a team of 3 run ...") leaves "we".
-        subject = _AUX_BEFORE.search(out[:cut_from])
-        after_preposition = lead is not None and re.match(
-            r"(?:on|in|at|with|for|using|via|from|to)\b", lead.group(), _I
-        )
-        filler = " we " if subject and not after_preposition else " "
+        filler = " we " if subject else " "
         out = out[:cut_from].rstrip() + filler + out[cut_to:].lstrip()
-    out = re.sub(r"\s+([,?.!])", r"\1", out)
+    if out == sentence:
+        return sentence
+    out = re.sub(r"\s+([,?.!])(?=\s|$)", r"\1", out)
     out = re.sub(r"\b(and|or)\s*([,?.!]|$)", r"\2", out)
     out = re.sub(r",\s*,", ",", out)
     return " ".join(out.split())

@@ -21,13 +21,15 @@ _HOSTING: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "aws",
         re.compile(
-            r"\b(aws|amazon|eks|ec2|s3|graviton|fargate|bottlerocket|irsa|rds|aurora|dynamodb|"
-            r"ecr|cloudwatch|route ?53)\b",
+            # Managed data services (RDS, Cosmos DB, Cloud SQL) say where data lives, not
+            # where the clusters run, so they are not here.
+            r"\b(aws|amazon|eks|ec2|s3|graviton|fargate|bottlerocket|irsa|ecr|cloudwatch|"
+            r"route ?53)\b",
             _I,
         ),
     ),
-    ("azure", re.compile(r"\b(azure|aks|entra|key vault|acr|cosmos ?db)\b", _I)),
-    ("gcp", re.compile(r"\b(gcp|gke|google cloud|anthos|bigquery|cloud sql)\b", _I)),
+    ("azure", re.compile(r"\b(azure|aks|entra|key vault|acr)\b", _I)),
+    ("gcp", re.compile(r"\b(gcp|gke|google cloud|anthos)\b", _I)),
     (
         "on-prem",
         re.compile(

@@ -22,7 +22,7 @@ def _history(*questions: str) -> list[Turn]:
         ("How should we run secrets on AKS?", "and if we have to run on-prem?",
          "How should we run secrets if we have to run on-prem?"),
         ("Which ingress controller fits our GKE clusters?", "What if we ran on EKS instead?",
-         "Which ingress controller fits if we ran on EKS instead?"),
+         "Which ingress controller fits our GKE clusters if we ran on EKS instead?"),
         ("Which CNI should we use on EKS?", "what if we also need network policies?",
          "Which CNI should we use on EKS if we also need network policies?"),
         # "what about X?" / "and for Y?": a bare fact in place of the old one.
@@ -39,16 +39,26 @@ def _history(*questions: str) -> list[Turn]:
          "How should we run secrets on Azure?"),
         ("How should a team of 3 run Prometheus?", "same but with a team of 20",
          "How should we run Prometheus with a team of 20?"),
-        # A new aspect of the same topic.
+        # A new aspect of the same topic, or a fact that is what the question asks about.
         ("How should we expose services on GKE?", "what about TLS certificates?",
-         "How should we expose services on GKE, and what about TLS certificates?"),
+         "What about TLS certificates when we expose services on GKE?"),
+        ("Should we use EKS or run kubeadm ourselves? We are 4 engineers.",
+         "and if we have to run on-prem?",
+         "We are 4 engineers. Should we use EKS or run kubeadm ourselves if we have to run "
+         "on-prem?"),
+        ("We want Windows nodes for our .NET apps.", "what about GPU nodes for the ML team?",
+         "What about GPU nodes for the ML team? (Follow-up to: We want Windows nodes for our "
+         ".NET apps.)"),
         # why / pronouns: the question names what it follows.
         ("Should we use managed Kubernetes on AWS?", "why?",
          "Why should we use managed Kubernetes on AWS?"),
         ("How many etcd members does a production cluster need?", "why?",
          "Why? (Follow-up to: How many etcd members does a production cluster need?)"),
         ("Should we use Argo CD or Flux?", "does it work with Helm charts?",
-         "Does it work with Helm charts? (Follow-up to: Should we use Argo CD or Flux?)"),
+         "Does it work with Helm charts if we use Argo CD or Flux?"),
+        ("Which registry fits air-gapped sites?", "and how do we mirror images into it?",
+         "How do we mirror images into it? (Follow-up to: Which registry fits air-gapped "
+         "sites?)"),
     ],
 )
 def test_follow_ups_become_readable_standalone_questions(
