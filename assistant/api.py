@@ -241,9 +241,11 @@ class Assistant:
             )
             yield AnswerEvent(kind="answer", answer=finish(answer, 0.0))
             return
+        from .negation import without_negated
         from .profile import retrieval_expansion
 
-        searched = with_synonyms(standalone, question)
+        # Words taken back by a negation ("we don't use Vault") must not steer search.
+        searched = with_synonyms(without_negated(standalone), without_negated(question))
         expansion = retrieval_expansion(used_profile, searched) if self._expand else ""
         query = f"{searched} {expansion}".strip()
         k_used = k or self.settings.top_k
