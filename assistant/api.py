@@ -241,11 +241,12 @@ class Assistant:
             )
             yield AnswerEvent(kind="answer", answer=finish(answer, 0.0))
             return
-        from .negation import without_negated
-        from .profile import retrieval_expansion
+        from .profile import retrieval_expansion, without_negated_facts
 
-        # Words taken back by a negation ("we don't use Vault") must not steer search.
-        searched = with_synonyms(without_negated(standalone), without_negated(question))
+        # Facts said not to hold ("no Windows or GPU nodes") must not steer search.
+        searched = with_synonyms(
+            without_negated_facts(standalone), without_negated_facts(question)
+        )
         expansion = retrieval_expansion(used_profile, searched) if self._expand else ""
         query = f"{searched} {expansion}".strip()
         k_used = k or self.settings.top_k

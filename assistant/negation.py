@@ -170,20 +170,3 @@ def is_negated(scopes: list[Scope], start: int, end: int) -> bool:
     return any(
         s.start <= start < s.end and (end <= s.cue_start or start >= s.cue_end) for s in scopes
     )
-
-
-#: Cues that name what to do without ("without cluster-admin", "instead of a Terraform
-#: ticket"): what they negate is often the subject of the question, so search keeps it.
-_AVOIDING = re.compile(r"^(without|instead\s+of|rather\s+than|in\s+place\s+of)$", _I)
-
-
-def without_negated(text: str) -> str:
-    """``text`` without the words negation says are absent, for search: "we don't use
-    Vault" should not find Vault's passages. The cues stay (they are stop words to
-    search), and so do the objects of "without"/"instead of", which are often the topic."""
-    text = text.replace("\u2019", "'")
-    out = text
-    scopes = [s for s in negation_scopes(text) if not _AVOIDING.match(s.cue)]
-    for scope in sorted(scopes, key=lambda s: s.start, reverse=True):
-        out = out[: scope.start] + " " + out[scope.end :]
-    return " ".join(out.split())

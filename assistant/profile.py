@@ -468,6 +468,25 @@ def fact_spans(text: str, fields: Iterable[str]) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
+def without_negated_facts(text: str) -> str:
+    """``text`` without the profile facts it negates ("no Windows or GPU nodes", "not on
+    AWS", "we are no longer air-gapped"), for search: the profile already records them,
+    and their words would find the passages of what the user does not have. Other
+    negated words stay: "no cluster-admin" is often what the question is about."""
+    said = _Said.of(text)
+    spans = fact_spans(said.text, _ALL_FIELDS)
+    spans += [
+        (m.start(), m.end())
+        for pattern in (_AIRGAP, _MULTICLOUD, _MANY_CLUSTERS, _SINGLE_CLUSTER)
+        for m in pattern.finditer(said.text)
+    ]
+    out = said.text
+    for start, end in sorted(set(spans), reverse=True):
+        if is_negated(said.scopes, start, end):
+            out = out[:start] + " " + out[end:]
+    return " ".join(out.split())
+
+
 def read_profile(text: str) -> ProfileReading:
     """What one message says about the situation, and what it says does not hold.
 
@@ -535,6 +554,7 @@ def extract_profile(text: str) -> PlanningProfile:
 _ADDITIVE = re.compile(
     r"\b(also|as well|in addition|additionally|too|both|plus|on top of|alongside)\b", _I
 )
+_ALL_FIELDS = tuple(PlanningProfile.model_fields)
 _SCALARS = ("team_size", "k8s_experience", "isolation", "availability", "budget_sensitivity")
 _LISTS = ("hosting", "workloads", "compliance", "regions")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.negation import is_negated, negation_scopes, without_negated
+from assistant.negation import is_negated, negation_scopes
 
 
 def _negated_words(text: str) -> list[str]:
@@ -55,17 +55,3 @@ def test_not_only_and_no_more_than_are_not_negations() -> None:
         word = "AWS" if "AWS" in text else "3"
         start = text.index(word)
         assert not is_negated(scopes, start, start + len(word)), text
-
-
-def test_search_text_drops_what_negation_takes_back() -> None:
-    assert without_negated("We don't use Vault; secrets are in AWS Secrets Manager") == (
-        "We don't ; secrets are in AWS Secrets Manager"
-    )
-    assert without_negated("Not on AWS, we run Azure") == "Not , we run Azure"
-    assert without_negated("How many etcd members?") == "How many etcd members?"
-
-
-def test_search_keeps_what_a_question_wants_to_do_without() -> None:
-    for text in ("Install CRDs without giving them cluster-admin?",
-                 "A manifest instead of a Terraform ticket?"):
-        assert without_negated(text) == text

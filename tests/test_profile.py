@@ -14,6 +14,7 @@ from assistant.profile import (
     profile_from_conversation,
     read_profile,
     vocabulary_terms,
+    without_negated_facts,
 )
 from assistant.schemas import PlanningProfile, Turn
 
@@ -286,3 +287,19 @@ def test_negated_conditions_in_the_text() -> None:
     c = profile_conditions(PlanningProfile(), "we are not air-gapped and not multi-cloud")
     assert c["air-gapped"] is False and c["multi-cloud"] is False
     assert profile_conditions(PlanningProfile(), "no internet at the sites")["air-gapped"] is True
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("No Windows or GPU nodes here. How should we lay out node pools?",
+         "No or nodes here. How should we lay out node pools?"),
+        ("We're not on AWS, we run Azure", "We're not on , we run Azure"),
+        ("We are no longer air-gapped. Which registry?", "We are no longer . Which registry?"),
+        # Negated words that are not profile facts are often the topic: they stay.
+        ("devs want own CRDs, no cluster-admin", "devs want own CRDs, no cluster-admin"),
+        ("We don't use Vault; where do secrets go?", "We don't use Vault; where do secrets go?"),
+    ],
+)
+def test_search_drops_only_negated_profile_facts(text: str, expected: str) -> None:
+    assert without_negated_facts(text) == expected
