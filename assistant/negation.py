@@ -85,6 +85,11 @@ _LIGHT = _set(
     "depend care require requires target support allow intend expect get got stay stick "
     "buy pay own build think believe"
 ) | _PREPOSITIONS
+#: Verbs of getting something: "can't get GPUs" says they are hard to get, not unneeded.
+_ACQUIRE = _set(
+    "get find obtain buy afford secure reserve source procure hire acquire keep wait"
+)
+_ADVERBS = _set("really always easily quickly reliably yet even")
 _MIGRATION = re.compile(
     r"^(?:mov|migrat|transition|phas|left|leaving|abandon|exit|retir|decommission|dropp|ditch"
     r"|got|getting|shut|no\s+longer)",
@@ -118,6 +123,10 @@ def _forward_scope(text: str, words: list[tuple[int, int, str]], cue: re.Match[s
     previous_end = cue.end()
     named = False
     after = [w for w in words if w[0] >= cue.end()]
+    verb = next((w[2] for w in after if w[2] not in _ADVERBS), "")
+    if verb in _ACQUIRE:
+        # "we can't get H100 capacity": getting it is the problem; the need stays.
+        return Scope(cue.end(), cue.end(), cue.start(), cue.end(), cue.group())
     for i, (start, stop, word) in enumerate(after):
         if _broken(text, previous_end, start) or word in _STOP:
             break

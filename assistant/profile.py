@@ -319,7 +319,7 @@ _LOOKALIKES: dict[str, re.Pattern[str]] = {
         _I,
     ),
     "hosting": re.compile(
-        r"\b((cutting|bleeding|leading|competitive|an|the|our)[- ]edge( cases?)?|"
+        r"\b((cutting|bleeding|leading|competitive)[- ]edge( cases?)?|an edge over|"
         r"edge[- ]cases?|edge of|microsoft edge|edge browser|edge[- ]triggered|"
         r"edge (routers?|prox(y|ies)|load[- ]balancers?|tls|termination|services? of the cluster)|"
         r"retail bank(s|ing)?|(online|e-?commerce) retail(ers?)?|retail (customers|investors|"

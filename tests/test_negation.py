@@ -55,3 +55,10 @@ def test_not_only_and_no_more_than_are_not_negations() -> None:
         word = "AWS" if "AWS" in text else "3"
         start = text.index(word)
         assert not is_negated(scopes, start, start + len(word)), text
+
+
+def test_trouble_getting_something_does_not_negate_needing_it() -> None:
+    text = "We can't get H100 GPUs when we need them"
+    scopes = negation_scopes(text)
+    start = text.index("GPUs")
+    assert not is_negated(scopes, start, start + 4)

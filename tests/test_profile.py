@@ -303,3 +303,8 @@ def test_negated_conditions_in_the_text() -> None:
 )
 def test_search_drops_only_negated_profile_facts(text: str, expected: str) -> None:
     assert without_negated_facts(text) == expected
+
+
+def test_edge_boxes_are_edge_and_scarce_gpus_are_still_gpus() -> None:
+    assert extract_profile("Our edge boxes sit in shops").hosting == ["edge"]
+    assert extract_profile("We can't get H100 capacity in our region").workloads == ["gpu"]
