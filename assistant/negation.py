@@ -28,6 +28,7 @@ _FORWARD = re.compile(
     r"(?:do|does|did)\s*(?:n't|not)\s+(?:think|believe|expect)\s+(?:that\s+)?"
     r"(?:we|you|they|it|i)(?:'ll|'d|\s+will|\s+would|\s+really|\s+actually)?"
     r"|no\s+longer|not\s+anymore|instead\s+of|rather\s+than|in\s+place\s+of|none\s+of"
+    r"|(?<=we\s)used\s+to|(?<=they\s)used\s+to|(?<=i\s)used\s+to|zero"
     r"|no\s+need\s+(?:for|of)|got\s+rid\s+of|getting\s+rid\s+of"
     r"|(?:mov|migrat|transition)(?:e|ed|es|ing)\s+(?:\w+\s+){0,3}?(?:off(?:\s+of)?|away\s+from"
     r"|out\s+of|from)"
@@ -92,7 +93,7 @@ _ACQUIRE = _set(
 _ADVERBS = _set("really always easily quickly reliably yet even")
 _MIGRATION = re.compile(
     r"^(?:mov|migrat|transition|phas|left|leaving|abandon|exit|retir|decommission|dropp|ditch"
-    r"|got|getting|shut|no\s+longer)",
+    r"|got|getting|shut|no\s+longer|used\s+to)",
     _I,
 )
 _MIGRATION_STOP = _set("to onto into for towards toward now")

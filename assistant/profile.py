@@ -127,6 +127,11 @@ _TEAM_PATTERNS = (
         _I,
     ),
     re.compile(rf"\b(?P<n>{_NUM})[- ](sres|sre|admins?|administrators|devops engineers)\b", _I),
+    re.compile(
+        rf"\b(?P<n>{_NUM}) of (us|them) (will |would |are going to )?(run|operate|manage|"
+        rf"maintain|look after|own|support)\b",
+        _I,
+    ),
     re.compile(rf"\b{_OPS_ROLE} team (of|is|has) (?P<n>{_NUM})\b", _I),
     re.compile(
         rf"\b(?P<n>{_NUM})[- ](person|people|engineer|member|man)[- ]({_OPS_ROLE} )?team\b", _I
@@ -314,7 +319,8 @@ _REGION_NAME = re.compile(
 #: that field's patterns run.
 _LOOKALIKES: dict[str, re.Pattern[str]] = {
     "workloads": re.compile(
-        r"\b(arm[- ]?(templates?|deployments?|json|api|resource manager|and bicep|/bicep)|"
+        r"\b(arm[- ]?(templates?|deployments?|json|api|resource manager|and bicep|/bicep|"
+        r"format|syntax)|"
         r"azure resource manager|bicep (and|or|/) ?arm|arm'?s[- ]length|an arm and a leg)\b",
         _I,
     ),

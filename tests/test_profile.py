@@ -131,6 +131,10 @@ def test_vocabulary_terms(condition: str, terms: list[str]) -> None:
          ["aws"]),
         ("we left bare metal behind; everything is on GKE now", "hosting", ["on-prem"], ["gcp"]),
         ("We are no longer on GCP, we use EKS.", "hosting", ["gcp"], ["aws"]),
+        ("We used to run on OpenStack but we've since moved to AWS.", "hosting", ["on-prem"],
+         ["aws"]),
+        ("GCP is off the table; we're deciding between AKS and on-prem.", "hosting", ["gcp"],
+         ["azure", "on-prem"]),
         ("Neither EKS nor GKE: we are on-prem with VMware", "hosting", ["aws", "gcp"],
          ["on-prem"]),
         # Workloads taken back.
@@ -139,6 +143,8 @@ def test_vocabulary_terms(condition: str, terms: list[str]) -> None:
         ("We don't run any databases in the cluster; everything is stateless",
          "workloads", ["stateful"], ["stateless"]),
         ("We're a bank without any GPUs", "workloads", ["gpu"], []),
+        ("Zero GPU usage, mostly Java microservices", "workloads", ["gpu"], ["stateless"]),
+        ("Windows containers are not in scope for now.", "workloads", ["windows"], []),
     ],
 )
 def test_negated_list_facts_are_left_out_and_reported(
@@ -211,6 +217,8 @@ def test_look_alike_words(
         ("12 software engineers build the product", None),
         ("a 5-person platform team", 5),
         ("We are 3 engineers", 3),
+        ("We have 25 engineers in total; 4 of them run the clusters.", 4),
+        ("Our devs (about 40 of them) ship to a platform run by 3 SREs.", 3),
     ],
 )
 def test_the_platform_team_is_not_the_product_developers(text: str, size: int | None) -> None:
