@@ -4,8 +4,9 @@
 should we run secrets if we have to run on-prem?": the earlier question keeps its topic,
 the facts the follow-up changes (hosting, workloads, team, ...) are taken out of it, and the
 follow-up's own words take their place. A follow-up that asks something new about the same
-topic ("why?", "does it work with Windows?") names the question it follows. Deterministic
-and pure.
+topic leads with its own words and keeps the situation ("what about TLS certificates?" ->
+"What about TLS certificates when we expose our web apps on AKS?"), or names the question
+it follows when that cannot be said as a clause. Deterministic and pure.
 """
 
 from __future__ import annotations
