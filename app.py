@@ -34,6 +34,7 @@ from assistant.export import escape_markdown as esc
 from assistant.feedback import FeedbackStore, draft_eval_case_yaml
 from assistant.ingest import IngestProgress
 from assistant.plan_diff import PlanDiff, diff_plans
+from assistant.profile import explicit_edits, negated_items
 from assistant.schemas import TOPICS, Decision, IngestReport, Recommendation, Source
 
 log = logging.getLogger("kubeplan.app")
@@ -90,6 +91,9 @@ def _state() -> Any:
     ss = st.session_state
     ss.setdefault("messages", [])
     ss.setdefault("profile", PlanningProfile())
+    # What the user set in the form; the conversation's own facts stay inferred so that a
+    # follow-up ("and if we have to run on-prem?") can still change them.
+    ss.setdefault("explicit_profile", PlanningProfile())
     ss.setdefault("pending", None)
     ss.setdefault("replan", None)
     return ss
@@ -300,14 +304,22 @@ def _profile_from_widgets() -> PlanningProfile:
 
 
 def _on_profile_submit() -> None:
-    _state().replan = _profile_from_widgets()
+    ss = _state()
+    ss.explicit_profile = explicit_edits(ss.profile, _profile_from_widgets(), ss.explicit_profile)
+    ss.replan = ss.explicit_profile
 
 
 def _profile_form() -> None:
     _sync_profile_widgets(_state().profile)
     sb = st.sidebar
     sb.subheader("Planning profile")
-    sb.caption("Filled from the conversation. Edit it and re-plan the last question.")
+    sb.caption(
+        "Filled from the conversation. Edit it and re-plan the last question: the fields you "
+        "change stay fixed; the others follow what you say."
+    )
+    explicit = profile_items(_state().explicit_profile)
+    if explicit:
+        sb.caption("Set by you: " + esc("; ".join(f"{k}: {v}" for k, v in explicit)))
     with sb.form("profile_form"):
         st.multiselect("Hosting", HOSTING, key=_PF["hosting"])
         st.multiselect("Workloads", WORKLOADS, key=_PF["workloads"])
@@ -364,7 +376,8 @@ def _ask_new(ctx: Ctx, question: str) -> None:
     with st.chat_message("user"):
         st.markdown(esc(question))
     with st.chat_message("assistant"):
-        profile = None if _state().profile.is_empty() else _state().profile
+        explicit = _state().explicit_profile
+        profile = None if explicit.is_empty() else explicit
         try:
             answer = _produce(ctx, question, history, profile)
         except KubeplanError as exc:
@@ -532,6 +545,10 @@ def _render_answer(ctx: Ctx, message: Message) -> None:
         st.markdown("The knowledge base covers: " + esc(", ".join(_covered_topics(ctx))) + ".")
     else:
         st.markdown(esc(answer.summary))
+    understood = [c.message for c in answer.meta.profile_changes]
+    understood += [f"Ruled out {item}" for item in negated_items(answer.meta.negated_profile)]
+    if understood:
+        st.caption(esc("; ".join(understood) + "."))
     for i, rec in enumerate(answer.recommendations):
         _render_card(ctx, message, i, rec)
     if answer.open_questions:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .embedding import Embedder
     from .generation import Generator
     from .ingest import IngestProgress
+    from .profile import ConversationProfile
     from .retrieval import Passage, Retriever
     from .store import VectorStore
 
@@ -236,7 +237,7 @@ class Assistant:
         from .conversation import standalone_question
         from .errors import InputError
         from .generation import GenerationRequest, out_of_scope_answer, sources_event
-        from .profile import profile_from_conversation
+        from .profile import conversation_profile
         from .scope import is_injection, is_off_topic, with_synonyms
 
         if not question or not question.strip():
@@ -245,7 +246,12 @@ class Assistant:
         turns = tuple(history or ())
         generator = self.generator(backend)
         standalone = standalone_question(question, turns)
-        used_profile = profile_from_conversation(question, turns, profile)
+        profiles = conversation_profile(question, turns, profile)
+        used_profile = profiles.used
+
+        def finish(answer: PlanAnswer, retrieve_s: float) -> PlanAnswer:
+            return self._timed(self._with_profiles(answer, profiles), started, retrieve_s)
+
         if is_injection(question):
             answer = out_of_scope_answer(
                 question,
@@ -254,12 +260,17 @@ class Assistant:
                 "kubeplan does not change its instructions or reveal its prompt.",
                 standalone,
             )
-            yield AnswerEvent(kind="answer", answer=self._timed(answer, started, 0.0))
+            yield AnswerEvent(kind="answer", answer=finish(answer, 0.0))
             return
-        from .profile import retrieval_expansion
+        from .profile import retrieval_expansion, without_negated_facts
 
         off = self._ablations
-        searched = with_synonyms(standalone, question, enabled="synonyms" not in off)
+        # Facts said not to hold ("no Windows or GPU nodes") must not steer search.
+        searched = with_synonyms(
+            without_negated_facts(standalone),
+            without_negated_facts(question),
+            enabled="synonyms" not in off,
+        )
         expansion = retrieval_expansion(used_profile, searched) if self._expand else ""
         query = f"{searched} {expansion}".strip()
         k_used = k or self.settings.top_k
@@ -286,7 +297,7 @@ class Assistant:
                 standalone,
             )
             yield AnswerEvent(
-                kind="answer", answer=self._timed(answer, started, retrieved - started)
+                kind="answer", answer=finish(answer, retrieved - started)
             )
             return
         user_text = " ".join(t.content for t in turns if t.role == "user")
@@ -305,7 +316,7 @@ class Assistant:
         if not stream:
             answer = generator.generate(request)
             yield AnswerEvent(
-                kind="answer", answer=self._timed(answer, started, retrieved - started)
+                kind="answer", answer=finish(answer, retrieved - started)
             )
             return
         sent_sources = False
@@ -315,7 +326,7 @@ class Assistant:
                     yield sources_event(passages)
                 event = AnswerEvent(
                     kind="answer",
-                    answer=self._timed(event.answer, started, retrieved - started),
+                    answer=finish(event.answer, retrieved - started),
                 )
             sent_sources = sent_sources or event.kind == "sources"
             yield event
@@ -329,6 +340,19 @@ class Assistant:
             return [p for p in found if topic is None or p.chunk.topic == topic]
 
         return lookup
+
+    @staticmethod
+    def _with_profiles(answer: PlanAnswer, profiles: ConversationProfile) -> PlanAnswer:
+        """The answer's meta says which profile was explicit, inferred, negated, changed."""
+        meta = answer.meta.model_copy(
+            update={
+                "explicit_profile": profiles.explicit,
+                "inferred_profile": profiles.inferred,
+                "negated_profile": profiles.negated,
+                "profile_changes": profiles.changes,
+            }
+        )
+        return answer.model_copy(update={"meta": meta, "profile": profiles.used})
 
     @staticmethod
     def _timed(answer: PlanAnswer, started: float, retrieve_s: float) -> PlanAnswer:

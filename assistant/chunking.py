@@ -77,6 +77,7 @@ def chunk_document(
         prefix = context_prefix(doc.title, headings)
         budget = max_tokens - count_tokens(prefix)
         decisions = _decisions_for(doc, section.heading_path)
+        url = section_url(doc, decisions)
         key = _HEADING_SEP.join(section.heading_path)
         for text in split_text(section.text, count_tokens, budget, overlap, min_tokens):
             ordinal = ordinals.get(key, 0)
@@ -84,7 +85,7 @@ def chunk_document(
             # The hash covers what a chunk carries besides its text, so a changed URL,
             # topic or decision mapping re-stores the chunk too.
             content = "\x1f".join(
-                [prefix + text, doc.url or "", doc.topic or "", doc.doc_id or "", *decisions]
+                [prefix + text, url or "", doc.topic or "", doc.doc_id or "", *decisions]
             )
             content_hash = hashlib.sha256(content.encode("utf-8")).hexdigest()
             chunks.append(
@@ -99,7 +100,7 @@ def chunk_document(
                     ordinal=ordinal,
                     content_hash=content_hash,
                     file_hash=doc.file_hash,
-                    url=doc.url,
+                    url=url,
                     topic=doc.topic,
                     doc_id=doc.doc_id,
                     decision_ids=decisions,
@@ -143,6 +144,21 @@ def _decisions_for(doc: LoadedDocument, heading_path: list[str]) -> list[str]:
         if heading in doc.decision_titles:
             return [doc.decision_titles[heading]]
     return list(doc.decision_ids)
+
+
+def section_url(doc: LoadedDocument, decisions: list[str]) -> str | None:
+    """The upstream page a passage cites: for a curated section, a source of the decisions
+    it explains (the one most of them list, else the first decision's first); otherwise
+    the document's own URL."""
+    lists = [doc.decision_sources[d] for d in decisions if doc.decision_sources.get(d)]
+    if not lists:
+        return doc.url
+    counts: dict[str, int] = {}
+    for urls in lists:
+        for url in dict.fromkeys(urls):
+            counts[url] = counts.get(url, 0) + 1
+    order = list(dict.fromkeys(u for urls in lists for u in urls))
+    return max(order, key=lambda u: (counts[u], -order.index(u)))
 
 
 def _fit_headings(

@@ -32,7 +32,10 @@ from .loading import file_hash as hash_bytes
 from .schemas import Chunk, CollectionStats, FileIssue, IngestReport
 from .store import VectorStore, check_embedder
 
-MANIFEST_VERSION = 1
+#: Raised whenever chunking changes what a chunk carries (2: curated sections cite their
+#: decision's own source URL), so files whose bytes did not change are re-chunked once and
+#: their stored chunks refreshed.
+MANIFEST_VERSION = 2
 
 
 @dataclass(frozen=True)

@@ -312,6 +312,7 @@ def _curate(doc: LoadedDocument, rel: str, data: bytes) -> LoadedDocument:
             "doc_id": meta.id,
             "decision_ids": [d.id for d in meta.decisions],
             "decision_titles": {d.title: d.id for d in meta.decisions},
+            "decision_sources": {d.id: list(d.sources) for d in meta.decisions},
         }
     )
 

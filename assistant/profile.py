@@ -1,330 +1,204 @@
-"""The planning profile: read deterministically from what the user says, and matched
-against the shared condition vocabulary that decision cards use in ``when``/``avoid_when``.
+"""The planning profile of a conversation: explicit and inferred facts kept apart, later
+turns winning field by field, and the profile matched against the shared condition
+vocabulary that decision cards use in ``when``/``avoid_when``. Pure functions.
 
-Pure functions only; the patterns are data in this module because they are code-like
-(regular expressions), and every one is exercised by ``tests/test_profile.py``.
+Facts are read from each message by ``facts.py``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
-from .schemas import PlanningProfile, Turn
+from .facts import (
+    AIRGAP,
+    MANY_CLUSTERS,
+    MULTICLOUD,
+    REGULATED,
+    RESIDENCY,
+    SINGLE_CLUSTER,
+    ProfileReading,
+    Said,
+    extract_profile,
+    fact_spans,
+    read_profile,
+    without_negated_facts,
+)
+from .schemas import PlanningProfile, ProfileChange, Turn
+
+__all__ = [
+    "ConversationProfile",
+    "ProfileReading",
+    "conversation_profile",
+    "explicit_edits",
+    "extract_profile",
+    "fact_spans",
+    "infer_profile",
+    "merge_explicit",
+    "negated_items",
+    "open_question",
+    "profile_changes",
+    "profile_conditions",
+    "profile_from_conversation",
+    "read_profile",
+    "retrieval_expansion",
+    "update_profile",
+    "vocabulary_terms",
+    "without_negated_facts",
+]
 
 _I = re.IGNORECASE
 
-_HOSTING: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("aws", re.compile(r"\b(aws|amazon|eks|ec2|s3|graviton|fargate|bottlerocket|irsa)\b", _I)),
-    ("azure", re.compile(r"\b(azure|aks|entra|key vault)\b", _I)),
-    ("gcp", re.compile(r"\b(gcp|gke|google cloud|anthos)\b", _I)),
-    (
-        "on-prem",
-        re.compile(
-            r"\b(on[- ]?prem(ise|ises)?|in[- ]house hardware|(own|our) (data ?cent(er|re)s?|"
-            r"hardware|servers|racks)|data ?cent(er|re)s?|bare[- ]?metal|vmware|vsphere|"
-            r"openstack|proxmox)\b",
-            _I,
-        ),
-    ),
-    (
-        "edge",
-        re.compile(
-            r"\b(edge|retail|factor(y|ies)|branch(es| offices?)|remote sites?|"
-            r"(\d+|hundreds of|thousands of|many|dozens of) (stores|shops|sites|locations|"
-            r"restaurants|vessels|ships|trucks)|(retail|grocery|our|the) stores|"
-            r"shop floors?|iot)\b",
-            _I,
-        ),
-    ),
-    ("hybrid", re.compile(r"\bhybrid\b", _I)),
-    (
-        "hosting-provider",
-        re.compile(
-            r"\b(hosting (provider|company|partner)|hetzner|ovh(cloud)?|colocation|colo|"
-            r"managed hosting|digitalocean|linode|akamai cloud|scaleway)\b",
-            _I,
-        ),
-    ),
+_ADDITIVE = re.compile(
+    r"\b(also|as well|in addition|additionally|too|both|plus|on top of|alongside)\b", _I
 )
-_GENERIC_CLOUD = re.compile(r"\b(public cloud|in the cloud|cloud provider|hyperscaler)\b", _I)
-
-_WORKLOADS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("stateless", re.compile(r"\b(stateless|microservices?)\b", _I)),
-    (
-        "web",
-        re.compile(
-            r"\b(web ?(apps?|applications?|sites?|services?|front ?ends?|shop)|websites?|"
-            r"(rest|http|grpc|public|json) apis?)\b",
-            _I,
-        ),
-    ),
-    (
-        "stateful",
-        re.compile(
-            r"\b(stateful|databases?|dbs?|postgres(ql)?|mysql|mariadb|mongo(db)?|kafka|redis|"
-            r"cassandra|elasticsearch|opensearch|rabbitmq|persistent (volumes?|storage|data)|"
-            r"storage-heavy)\b",
-            _I,
-        ),
-    ),
-    (
-        "batch",
-        re.compile(
-            r"\b(batch|cron ?jobs?|etl|data processing|data pipelines?|nightly (jobs?|runs?)|"
-            r"render(ing)?|simulations?|job queues?|ci (jobs|runners|builds))\b",
-            _I,
-        ),
-    ),
-    ("gpu", re.compile(r"\b(gpus?|cuda|nvidia|a100|h100|accelerators?)\b", _I)),
-    (
-        "ml",
-        re.compile(
-            r"\b(ml|machine learning|deep learning|ai|llms?|model (training|serving)|"
-            r"inference|training jobs?)\b",
-            _I,
-        ),
-    ),
-    ("windows", re.compile(r"\b(windows|\.net framework|iis|asp\.net)\b", _I)),
-    ("arm", re.compile(r"\b(arm64|arm|aarch64|graviton|ampere|raspberry pis?)\b", _I)),
-)
-
-_NUMBERS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a dozen": 12, "fifteen": 15,
-    "twenty": 20, "thirty": 30, "fifty": 50, "a hundred": 100,
-}
-_NUM = r"(\d{1,4}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a dozen|" \
-    r"fifteen|twenty|thirty|fifty|a hundred)"
-_PEOPLE = (
-    r"(platform |ops |devops |infra(structure)? |sre |backend |software |full[- ]time )?"
-    r"(engineers?|people|devs|developers|sres?|admins?|administrators|persons?|folks|"
-    r"ops people|staff)"
-)
-_TEAM_PATTERNS = (
-    re.compile(rf"\b{_NUM}[- ]{_PEOPLE}\b", _I),
-    re.compile(rf"\b{_NUM}[- ](person|people|engineer|member|man)[- ]team\b", _I),
-    re.compile(rf"\bteam of {_NUM}\b", _I),
-    re.compile(rf"\bteam (is|has) {_NUM}\b", _I),
-)
-_SMALL_TEAM = re.compile(
-    r"\b(small|tiny|lean|two-pizza) (platform |ops |devops |infra |engineering )?team\b|"
-    r"\b(solo|just me|one[- ]person|only one (engineer|person|admin))\b",
-    _I,
-)
-_LARGE_TEAM = re.compile(
-    r"\b(large|big|dedicated|mature) (platform|ops|sre|infrastructure) team\b", _I
-)
-
-_EXPERIENCE: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "low",
-        re.compile(
-            r"\b(new to (kubernetes|k8s|containers)|no (prior )?(kubernetes|k8s) experience|"
-            r"(little|limited|no|minimal) (kubernetes |k8s |container )?(experience|expertise|"
-            r"knowledge)|never (used|run|ran|operated) (kubernetes|k8s)|beginners?|"
-            r"first (kubernetes )?cluster|not (kubernetes|k8s) experts|"
-            r"(learning|just started with) (kubernetes|k8s)|junior team|newbies?)\b",
-            _I,
-        ),
-    ),
-    (
-        "high",
-        re.compile(
-            r"\b(experienced (with |in )?(kubernetes|k8s)|(kubernetes|k8s) experts?|"
-            r"deep (kubernetes |k8s )?(experience|expertise)|years of (kubernetes|k8s)|"
-            r"strong (kubernetes|k8s) (skills|experience)|(kubernetes|k8s) veterans?|"
-            r"cka|seasoned (platform )?(team|engineers))\b",
-            _I,
-        ),
-    ),
-    (
-        "medium",
-        re.compile(r"\b(some|moderate|basic) (kubernetes |k8s )?(experience|knowledge)\b", _I),
-    ),
-)
-
-_COMPLIANCE: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "pci",
-        re.compile(
-            r"\b(pci([- ]?dss)?|card ?holder data|card data|payment cards?|credit cards?)\b", _I
-        ),
-    ),
-    ("hipaa", re.compile(r"\b(hipaa|phi|patient data|health ?care data|medical records)\b", _I)),
-    ("gdpr", re.compile(r"\bgdpr\b", _I)),
-    ("sox", re.compile(r"\b(sox|sarbanes[- ]oxley)\b", _I)),
-    ("soc2", re.compile(r"\bsoc ?2\b", _I)),
-    ("fedramp", re.compile(r"\b(fedramp|fisma|il[4-6])\b", _I)),
-    ("iso27001", re.compile(r"\biso ?27001\b", _I)),
-    (
-        "regulated",
-        re.compile(
-            r"\b(regulated|regulators?|regulatory|compliance (requirements?|rules|regime)|"
-            r"auditors?|audited)\b",
-            _I,
-        ),
-    ),
-    (
-        "bank",
-        re.compile(
-            r"\b(banks?|banking|financial (services|institution)|fintech|insurer|insurance "
-            r"company|payments? (company|provider|processor))\b",
-            _I,
-        ),
-    ),
-    (
-        "data-residency",
-        re.compile(
-            r"\b(data residency|residency|sovereign(ty)?|data (must|has to|needs to) (stay|remain)|"
-            r"(must|has to) stay in (the )?(eu|country|region))\b",
-            _I,
-        ),
-    ),
-)
-_REGULATED = {"pci", "hipaa", "sox", "soc2", "fedramp", "iso27001", "regulated", "bank"}
-_RESIDENCY = {"gdpr", "data-residency", "sovereignty"}
-
-_ISOLATION: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "high",
-        re.compile(
-            r"\b((strong|strict|hard|full|complete) (tenant |workload |network )?isolation|"
-            r"untrusted (tenants?|code|workloads?|customers?)|hostile (tenants?|multi-tenancy)|"
-            r"isolat(e|ion|ed) (between |from )?(customers|tenants|each customer)|"
-            r"(customer|tenant)s? must not see each other|noisy neighbou?rs?|blast radius)\b",
-            _I,
-        ),
-    ),
-    (
-        "low",
-        re.compile(
-            r"\b(soft (multi-tenancy|isolation)|trusted (teams|tenants)|light isolation|"
-            r"isolation (is not|isn't) (a concern|important))\b",
-            _I,
-        ),
-    ),
-    ("medium", re.compile(r"\b(isolation|isolate|multi-?tenan(t|cy))\b", _I)),
-)
-
-_AVAILABILITY: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "high",
-        re.compile(
-            r"(99\.9[5-9]|99\.99|\b(multi-?zone|multi-?az|multiple (availability )?zones|"
-            r"three zones|3 zones|zone (outage|failure)s?|highly available|high availability|"
-            r"no downtime|zero[- ]downtime|mission[- ]critical|business[- ]critical|24/7|"
-            r"always on|can't go down|cannot go down)\b)",
-            _I,
-        ),
-    ),
-    (
-        "low",
-        re.compile(
-            r"\b(best[- ]effort|downtime is (fine|ok|okay|acceptable)|"
-            r"can tolerate (some )?downtime|"
-            r"non-critical|not critical|dev(elopment)? (only|cluster|environment)|"
-            r"(a few )?hours of downtime|lab|homelab|proof of concept|poc)\b",
-            _I,
-        ),
-    ),
-    ("medium", re.compile(r"(99\.9(?![0-9])|\b99\.5)", _I)),
-)
-
-_BUDGET: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "low",
-        re.compile(
-            r"\b(money is no (object|issue)|budget is not a concern|cost (is|does) not matter|"
-            r"cost is secondary)\b",
-            _I,
-        ),
-    ),
-    (
-        "high",
-        re.compile(
-            r"\b(cheap(est|er|ly)?|costs?|budgets?|save money|sav(e|ing|ings) on|"
-            r"cost[- ](sensitive|conscious|effective|efficient)|frugal|expensive|bills?|"
-            r"spend(ing)?|afford|low[- ]cost|inexpensive|cut(ting)? (our )?cloud costs?)\b",
-            _I,
-        ),
-    ),
-)
-
-_REGION_CODE = re.compile(
-    r"\b([a-z]{2}-(?:north|south|east|west|central|northeast|southeast|northwest|southwest)"
-    r"(?:-?\d)?|(?:east|west|north|south|central)(?:us|europe|asia)\d?|"
-    r"(?:europe|us|asia)-(?:west|east|north|south|central|northeast|southeast)\d)\b"
-)
-_REGION_NAME = re.compile(
-    r"\b(EU|US|UK|APAC|EMEA|LATAM|Europe|North America|Asia|Germany|France|Switzerland|"
-    r"India|Australia|Canada|Japan|Singapore|Brazil)\b"
-)
+_SCALARS = ("team_size", "k8s_experience", "isolation", "availability", "budget_sensitivity")
+_LISTS = ("hosting", "workloads", "compliance", "regions")
 
 
-def _first(patterns: Sequence[tuple[str, re.Pattern[str]]], text: str) -> str | None:
-    for value, pattern in patterns:
-        if pattern.search(text):
-            return value
-    return None
+def update_profile(
+    base: PlanningProfile, newer: PlanningProfile | ProfileReading, text: str = ""
+) -> PlanningProfile:
+    """``base`` updated by a later message.
 
-
-def _all(patterns: Sequence[tuple[str, re.Pattern[str]]], text: str) -> list[str]:
-    return [value for value, pattern in patterns if pattern.search(text)]
-
-
-def _team_size(text: str) -> int | None:
-    for pattern in _TEAM_PATTERNS:
-        match = pattern.search(text)
-        if match:
-            raw = match.group(1).lower()
-            size = int(raw) if raw.isdigit() else _NUMBERS.get(raw)
-            if size and 1 <= size <= 5000:
-                return size
-    if _SMALL_TEAM.search(text):
-        # A stated "small team" is recorded as 3 engineers: inside every "small team" range.
-        return 1 if re.search(r"\b(solo|just me|one[- ]person)\b", text, _I) else 3
-    if _LARGE_TEAM.search(text):
-        return 15
-    return None
-
-
-def extract_profile(text: str) -> PlanningProfile:
-    """What one message says about the situation; unknown facts stay unset."""
-    hosting = _all(_HOSTING, text)
-    if not hosting and _GENERIC_CLOUD.search(text):
-        hosting = ["cloud"]
-    if re.search(r"\bmulti-?cloud\b", text, _I) and not hosting:
-        hosting = ["cloud"]
-    regions = list(
-        dict.fromkeys(
-            [m.group(1) for m in _REGION_CODE.finditer(text)]
-            + [m.group(1) for m in _REGION_NAME.finditer(text)]
-        )
+    A newly named hosting replaces the old one ("what if we run it on-prem?") unless the
+    message adds it ("also", "as well", "in addition"); other lists grow; scalars are
+    overwritten; facts the message negates are removed.
+    """
+    reading = newer if isinstance(newer, ProfileReading) else ProfileReading(
+        newer, PlanningProfile()
     )
-    data: dict[str, Any] = {
-        "hosting": hosting,
-        "workloads": _all(_WORKLOADS, text),
-        "team_size": _team_size(text),
-        "k8s_experience": _first(_EXPERIENCE, text),
-        "compliance": _all(_COMPLIANCE, text),
-        "isolation": _first(_ISOLATION, text),
-        "availability": _first(_AVAILABILITY, text),
-        "budget_sensitivity": _first(_BUDGET, text),
-        "regions": regions,
-    }
+    data = base.model_dump()
+    said, negated = reading.profile.model_dump(), reading.negated.model_dump()
+    for key in _LISTS:
+        kept = [v for v in data[key] if v not in negated[key]]
+        if key == "hosting" and said[key] and not _ADDITIVE.search(text):
+            kept = []
+        data[key] = list(dict.fromkeys([*kept, *said[key]]))
+    for key in _SCALARS:
+        if said[key] is not None:
+            data[key] = said[key]
+        elif negated[key] is not None and data[key] == negated[key]:
+            data[key] = None
     return PlanningProfile.model_validate(data)
 
 
-def update_profile(base: PlanningProfile, newer: PlanningProfile) -> PlanningProfile:
-    """``base`` updated by a later message: a newly named hosting replaces the old one
-    ("what if we run it on-prem?"), other lists grow, scalars are overwritten."""
-    merged = base.merged(newer)
-    if newer.hosting:
-        merged = merged.model_copy(update={"hosting": list(newer.hosting)})
-    return merged
+def infer_profile(question: str, history: Iterable[Turn] = ()) -> ProfileReading:
+    """What the user's turns (oldest first, then ``question``) say, later turns winning
+    field by field, and what they say does not hold (unless a later turn says it again)."""
+    profile = PlanningProfile()
+    negated = PlanningProfile()
+    texts = [t.content for t in history if t.role == "user"] + [question]
+    for text in texts:
+        reading = read_profile(text)
+        profile = update_profile(profile, reading, text)
+        negated = update_profile(negated, ProfileReading(reading.negated, reading.profile), "also")
+    # Only what the final profile does not assert stays negated.
+    left = negated.model_dump()
+    final = profile.model_dump()
+    for key in _LISTS:
+        left[key] = [v for v in left[key] if v not in final[key]]
+    for key in _SCALARS:
+        if left[key] == final[key]:
+            left[key] = None
+    return ProfileReading(profile, PlanningProfile.model_validate(left))
+
+
+def merge_explicit(inferred: PlanningProfile, explicit: PlanningProfile | None) -> PlanningProfile:
+    """The profile an answer uses: every field the explicit profile sets (the UI form,
+    ``--profile``, ``ask(profile=...)``) replaces the inferred one; the rest is inferred."""
+    if explicit is None:
+        return inferred
+    given = {k: v for k, v in explicit.model_dump().items() if v not in (None, [])}
+    return inferred.model_copy(update=given)
+
+
+def profile_changes(before: PlanningProfile, after: PlanningProfile) -> list[ProfileChange]:
+    """The facts that differ between two profiles, each with a sentence for the UI."""
+    changes: list[ProfileChange] = []
+    old, new = before.model_dump(), after.model_dump()
+    for key in PlanningProfile.model_fields:
+        if old[key] == new[key]:
+            continue
+        label = key.replace("_", " ").capitalize()
+        if old[key] in (None, []):
+            message = f"{label} set to {_shown(new[key])}"
+        elif new[key] in (None, []):
+            message = f"{label} no longer set (was {_shown(old[key])})"
+        else:
+            message = f"{label} changed from {_shown(old[key])} to {_shown(new[key])}"
+        changes.append(
+            ProfileChange(field=key, before=old[key], after=new[key], message=message)
+        )
+    return changes
+
+
+def _shown(value: object) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+@dataclass(frozen=True)
+class ConversationProfile:
+    """The profiles of one turn: given explicitly, read from the conversation, and used."""
+
+    explicit: PlanningProfile
+    inferred: PlanningProfile
+    negated: PlanningProfile
+    used: PlanningProfile
+    changes: list[ProfileChange]
+
+
+def conversation_profile(
+    question: str, history: Sequence[Turn] = (), explicit: PlanningProfile | None = None
+) -> ConversationProfile:
+    """Explicit and inferred profiles kept apart: the inferred one comes from the user's
+    turns only, the explicit one wins field by field in ``used``, and ``changes`` lists the
+    inferred facts this question changed against the previous user turn."""
+    reading = infer_profile(question, history)
+    users = [i for i, t in enumerate(history) if t.role == "user"]
+    changes: list[ProfileChange] = []
+    if users:
+        last = users[-1]
+        before = infer_profile(history[last].content, history[:last]).profile
+        changes = profile_changes(before, reading.profile)
+    given = explicit or PlanningProfile()
+    return ConversationProfile(
+        explicit=given,
+        inferred=reading.profile,
+        negated=reading.negated,
+        used=merge_explicit(reading.profile, explicit),
+        changes=changes,
+    )
+
+
+def explicit_edits(
+    shown: PlanningProfile, submitted: PlanningProfile, previous: PlanningProfile | None = None
+) -> PlanningProfile:
+    """The explicit profile after a form that showed ``shown`` came back as ``submitted``.
+
+    Only the fields the user changed become explicit (with those already explicit), so the
+    facts the form merely displayed stay inferred and a later turn can still change them.
+    """
+    data = (previous or PlanningProfile()).model_dump()
+    old, new = shown.model_dump(), submitted.model_dump()
+    for key in PlanningProfile.model_fields:
+        if new[key] != old[key]:
+            data[key] = new[key]
+    return PlanningProfile.model_validate(data)
+
+
+def negated_items(negated: PlanningProfile) -> list[str]:
+    """The facts a conversation ruled out, as short phrases ("not hosting aws")."""
+    items: list[str] = []
+    for key, value in negated.model_dump().items():
+        if value in (None, []):
+            continue
+        label = key.replace("_", " ")
+        items.append(f"{label}: not {_shown(value)}" if isinstance(value, list) else
+                     f"{label}: not {value}")
+    return items
 
 
 def profile_from_conversation(
@@ -332,20 +206,9 @@ def profile_from_conversation(
     history: Iterable[Turn] = (),
     explicit: PlanningProfile | None = None,
 ) -> PlanningProfile:
-    """The profile said in the user's turns (oldest first, then ``question``); explicit wins."""
-    profile = PlanningProfile()
-    for turn in history:
-        if turn.role == "user":
-            profile = update_profile(profile, extract_profile(turn.content))
-    profile = update_profile(profile, extract_profile(question))
-    if explicit is not None and not explicit.is_empty():
-        profile = update_profile(profile, explicit)
-        # Explicit scalars and lists replace what was inferred, not only extend it.
-        explicit_set = {
-            k: v for k, v in explicit.model_dump().items() if v not in (None, [])
-        }
-        profile = profile.model_copy(update=explicit_set)
-    return profile
+    """The profile said in the user's turns (oldest first, then ``question``); explicit wins
+    field by field."""
+    return merge_explicit(infer_profile(question, history).profile, explicit)
 
 
 # --------------------------------------------------------------------------- conditions
@@ -423,14 +286,6 @@ def display(term: str) -> str:
     return DISPLAY.get(term, term)
 
 
-_MANY_CLUSTERS = re.compile(
-    r"\b(many|multiple|several|dozens of|hundreds of|thousands of|fleet of|lots of|\d{2,}) "
-    r"(kubernetes |k8s )?clusters\b|\bfleet\b|\bmulti-?cluster\b|\b([3-9]|\d{2,}) clusters\b",
-    _I,
-)
-_SINGLE_CLUSTER = re.compile(r"\b(single|one|a single|just one) (kubernetes |k8s )?cluster\b", _I)
-_AIRGAP = re.compile(r"\b(air[- ]?gapped|disconnected|no internet( access)?|offline sites?)\b", _I)
-_MULTICLOUD = re.compile(r"\bmulti-?cloud\b|\b(two|several|multiple) cloud providers\b", _I)
 
 _CLOUDS = {"aws", "azure", "gcp"}
 
@@ -451,9 +306,9 @@ def profile_conditions(profile: PlanningProfile, text: str = "") -> dict[str, bo
     if profile.budget_sensitivity is not None:
         c["cost-sensitive"] = profile.budget_sensitivity in ("high", "medium")
     compliance = {x.lower() for x in profile.compliance}
-    if compliance & _REGULATED:
+    if compliance & REGULATED:
         c["regulated (pci, hipaa, soc 2)"] = True
-    if compliance & _RESIDENCY:
+    if compliance & RESIDENCY:
         c["data residency"] = True
     if profile.isolation is not None:
         c["strong isolation"] = profile.isolation == "high"
@@ -474,9 +329,13 @@ def profile_conditions(profile: PlanningProfile, text: str = "") -> dict[str, bo
         )
         c["hosting provider"] = "hosting-provider" in hosting
         c["multi-cloud"] = len(hosting & _CLOUDS) >= 2
-    if _MULTICLOUD.search(text):
+    said = Said.of(text)
+    multicloud = said.state(MULTICLOUD)
+    if multicloud:
         c["multi-cloud"] = True
         c["public cloud"] = True
+    elif multicloud is False:
+        c["multi-cloud"] = False
     workloads = set(profile.workloads)
     kinds = {
         "stateless workloads": {"stateless", "web"},
@@ -490,12 +349,15 @@ def profile_conditions(profile: PlanningProfile, text: str = "") -> dict[str, bo
         if workloads:
             # Named workloads settle the question; the kinds not named do not apply.
             c[condition] = bool(workloads & names)
-    if _SINGLE_CLUSTER.search(text):
+    if said.state(SINGLE_CLUSTER):
         c["single cluster"], c["many clusters"] = True, False
-    if _MANY_CLUSTERS.search(text) or ("edge" in hosting and c["single cluster"] is not True):
+    if said.state(MANY_CLUSTERS) or ("edge" in hosting and c["single cluster"] is not True):
         c["many clusters"], c["single cluster"] = True, False
-    if _AIRGAP.search(text) or any(_AIRGAP.search(x) for x in profile.compliance):
+    airgap = said.state(AIRGAP)
+    if airgap or any(AIRGAP.search(x) for x in profile.compliance):
         c["air-gapped"] = True
+    elif airgap is False:
+        c["air-gapped"] = False
     return c
 
 

@@ -123,6 +123,10 @@ class LoadedDocument(Strict):
     decision_titles: dict[str, str] = Field(
         default_factory=dict, description="Decision title -> id, to tie sections to decisions."
     )
+    decision_sources: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Decision id -> its source URLs, so a section cites its decision's page.",
+    )
     sections: list[Section]
     file_hash: str = Field(description="sha256 of the file's bytes.")
     warnings: list[str] = Field(default_factory=list)
@@ -142,7 +146,11 @@ class Chunk(Strict):
     ordinal: int = 0
     content_hash: str
     file_hash: str = ""
-    url: str | None = None
+    url: str | None = Field(
+        default=None,
+        description="Upstream page behind the passage: its decision's own source for a curated "
+        "section, else the document's.",
+    )
     topic: str | None = None
     doc_id: str | None = None
     decision_ids: list[str] = Field(
@@ -291,6 +299,19 @@ class PlanningProfile(Strict):
         return PlanningProfile.model_validate(data)
 
 
+ProfileValue = int | str | list[str] | None
+
+
+class ProfileChange(Strict):
+    """One planning-profile fact that changed between two turns of a conversation."""
+
+    field: str = Field(description="The PlanningProfile field, e.g. hosting.")
+    before: ProfileValue = Field(default=None, description="Its value before.")
+    after: ProfileValue = Field(default=None, description="Its value now.")
+    message: str = Field(description="What changed, for people: 'Hosting changed from azure "
+                         "to on-prem'.")
+
+
 class Timings(Strict):
     """Milliseconds spent in each stage."""
 
@@ -310,6 +331,23 @@ class AnswerMeta(Strict):
         default_factory=list, description="Recommendations dropped by validation, with reasons."
     )
     model: str | None = Field(default=None, description="provider:model of an LLM backend.")
+    explicit_profile: PlanningProfile = Field(
+        default_factory=PlanningProfile,
+        description="The profile given explicitly (UI form, --profile, ask(profile=...)).",
+    )
+    inferred_profile: PlanningProfile = Field(
+        default_factory=PlanningProfile,
+        description="The profile read from the conversation (later turns win field by field).",
+    )
+    negated_profile: PlanningProfile = Field(
+        default_factory=PlanningProfile,
+        description="Facts the conversation says do not hold ('no PCI', 'not on AWS'); a "
+        "level here is the level ruled out.",
+    )
+    profile_changes: list[ProfileChange] = Field(
+        default_factory=list,
+        description="Inferred facts that changed against the previous user turn.",
+    )
 
 
 class PlanAnswer(Strict):

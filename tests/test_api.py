@@ -49,6 +49,23 @@ def test_explicit_profile_wins_over_the_question(a: Assistant) -> None:
     assert answer.profile.hosting == ["on-prem"] and answer.profile.compliance == ["hipaa"]
 
 
+def test_answer_meta_keeps_explicit_inferred_and_negated_apart(a: Assistant) -> None:
+    history = [
+        Turn(role="user", content="We are on Azure without PCI scope: how should teams share?"),
+        Turn(role="assistant", content="Namespaces."),
+    ]
+    explicit = PlanningProfile(isolation="high")
+    answer = a.ask("and if we have to run on-prem?", history=history, profile=explicit)
+    meta = answer.meta
+    assert meta.explicit_profile == explicit
+    assert meta.inferred_profile.hosting == ["on-prem"] and meta.inferred_profile.isolation is None
+    assert answer.profile.hosting == ["on-prem"] and answer.profile.isolation == "high"
+    assert meta.negated_profile.compliance == ["pci"]
+    assert [c.message for c in meta.profile_changes] == ["Hosting changed from azure to on-prem"]
+    streamed = [e.answer for e in a.stream("and on-prem?", history=history) if e.answer]
+    assert streamed[0].meta.inferred_profile.hosting == ["on-prem"]
+
+
 def test_follow_up_is_resolved_before_retrieval(a: Assistant) -> None:
     history = [
         Turn(role="user", content="How many etcd members does a production cluster need?"),

@@ -221,3 +221,30 @@ def test_tiny_section_folds_into_its_subsection_only() -> None:
     assert [c.heading_path for c in chunks] == [["Parent", "Child"], ["Other"], ["Third"]]
     assert chunks[0].text.startswith("A short intro.\n\none line\n\nchild text")
     assert chunks[1].text == "tiny"  # "Third" is not its subsection
+
+
+def test_a_section_cites_its_own_decisions_source() -> None:
+    sources = {
+        "x.one": ["https://one.example/a", "https://shared.example/"],
+        "x.two": ["https://two.example/b", "https://shared.example/"],
+    }
+    doc = doc_of(
+        [
+            Section(heading_path=["One"], text="about one " * 10),
+            Section(heading_path=["Intro"], text="about both " * 10),
+        ],
+        url="https://doc.example/", decision_ids=["x.one", "x.two"],
+        decision_titles={"One": "x.one"}, decision_sources=sources,
+    )
+    own, both = chunk_document(doc, collection="c", count_tokens=count, max_tokens=100)
+    assert own.url == "https://one.example/a"
+    assert both.url == "https://shared.example/"  # the page both decisions list
+    no_decisions = doc.model_copy(update={"decision_ids": [], "decision_titles": {}})
+    assert chunk_document(no_decisions, collection="c", count_tokens=count, max_tokens=100)[
+        0
+    ].url == "https://doc.example/"
+    moved = chunk_document(
+        doc.model_copy(update={"decision_sources": {"x.one": ["https://new.example/"]}}),
+        collection="c", count_tokens=count, max_tokens=100,
+    )
+    assert moved[0].url == "https://new.example/" and moved[0].id != own.id

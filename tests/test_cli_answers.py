@@ -116,6 +116,24 @@ def test_chat_keeps_history_and_profile(env: None) -> None:
     assert '"bank"' in out and "(profile empty)" in out
 
 
+def test_chat_follow_up_changes_the_inferred_hosting_and_explicit_wins(
+    env: None, tmp_path: Path
+) -> None:
+    script = "We run on AKS. How should our teams share clusters?\nand if we have to run on-prem?\n"
+    out = runner.invoke(app, ["chat"], input=script + "/profile\n/quit\n").output
+    assert "Hosting changed from azure to on-prem" in out
+    shown = out.rsplit("you>", 2)[-2]
+    assert '"on-prem"' in shown and '"azure"' not in shown
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("hosting: [gcp]\n", encoding="utf-8")
+    out = runner.invoke(
+        app, ["chat", "--profile", str(profile)], input=script + "/profile\n/quit\n"
+    ).output
+    shown = out.rsplit("you>", 2)[-2]
+    assert '"gcp"' in shown and '"on-prem"' not in shown
+    assert 'explicit (wins field by field): {"hosting": ["gcp"]}' in shown
+
+
 def test_missing_collection_is_reported(env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     from assistant.errors import CollectionNotFoundError
 

@@ -79,3 +79,24 @@ def test_copy_check_catches_a_copied_sentence(tmp_path: Path) -> None:
     (upstream / "a.md").write_text(f"Intro. {sentence}. Outro.")
     assert copied_runs(f"We say: {sentence}!", root=upstream)
     assert not copied_runs("the quick brown fox jumps over the lazy dog", root=upstream)
+
+
+def test_every_curated_passage_cites_a_source_of_its_decisions() -> None:
+    """What the eval's citation_url_correctness checks, over every chunk of the corpus."""
+    from assistant.chunking import chunk_document
+    from assistant.embedding import FakeEmbedder
+    from assistant.loading import FoundFile, load_file
+
+    catalogue = load_catalogue(CORPUS)
+    count = FakeEmbedder().count_tokens
+    checked = 0
+    for path in DOCS:
+        found = FoundFile(root=CORPUS, rel=path.relative_to(CORPUS).as_posix())
+        doc = load_file(found, max_file_bytes=10_000_000, corpus_dir=CORPUS)
+        for chunk in chunk_document(doc, collection="c", count_tokens=count, max_tokens=200):
+            assert chunk.decision_ids, f"{chunk.path} > {chunk.heading_path} has no decision"
+            allowed = {u for d in chunk.decision_ids for u in catalogue.decisions[d].sources}
+            assert chunk.url in allowed, (chunk.path, chunk.heading_path, chunk.url)
+            if len(chunk.decision_ids) == 1:
+                checked += 1
+    assert checked > 150

@@ -1,61 +1,20 @@
-"""The planning profile read from what users say, and the condition vocabulary."""
+"""The conversation's planning profile (explicit vs inferred, changes) and the condition
+vocabulary."""
 
 from __future__ import annotations
 
 import pytest
 
-from assistant.conversation import is_follow_up, standalone_question
 from assistant.profile import (
-    extract_profile,
+    conversation_profile,
+    explicit_edits,
+    infer_profile,
+    profile_changes,
     profile_conditions,
     profile_from_conversation,
     vocabulary_terms,
 )
 from assistant.schemas import PlanningProfile, Turn
-
-
-@pytest.mark.parametrize(
-    ("text", "field", "expected"),
-    [
-        ("We run everything on EKS in us-east-1", "hosting", ["aws"]),
-        ("Our clusters are on AKS", "hosting", ["azure"]),
-        ("How do pods read an S3 bucket without keys?", "hosting", ["aws"]),
-        ("secrets live in Key Vault today", "hosting", ["azure"]),
-        ("We are moving to GKE", "hosting", ["gcp"]),
-        ("We have our own data center with bare metal", "hosting", ["on-prem"]),
-        ("Kubernetes in 300 retail stores", "hosting", ["edge"]),
-        ("a hybrid setup", "hosting", ["hybrid"]),
-        ("We rent servers from Hetzner", "hosting", ["hosting-provider"]),
-        ("Postgres and Kafka in the cluster", "workloads", ["stateful"]),
-        ("nightly batch jobs and ML training jobs on GPUs", "workloads", ["batch", "gpu", "ml"]),
-        ("legacy .NET Framework apps on Windows", "workloads", ["windows"]),
-        ("Graviton nodes", "workloads", ["arm"]),
-        ("We are 3 engineers", "team_size", 3),
-        ("a team of five", "team_size", 5),
-        ("a small team", "team_size", 3),
-        ("We are new to Kubernetes", "k8s_experience", "low"),
-        ("our SREs are Kubernetes experts", "k8s_experience", "high"),
-        ("We handle card payments under PCI DSS", "compliance", ["pci"]),
-        ("HIPAA applies", "compliance", ["hipaa"]),
-        ("we are a bank", "compliance", ["bank"]),
-        ("GDPR and data residency", "compliance", ["gdpr", "data-residency"]),
-        ("tenants are untrusted customers", "isolation", "high"),
-        ("we need 99.99% uptime", "availability", "high"),
-        ("multi-zone please", "availability", "high"),
-        ("best effort is fine", "availability", "low"),
-        ("we target 99.9%", "availability", "medium"),
-        ("we need it cheap", "budget_sensitivity", "high"),
-        ("our cloud costs are too high", "budget_sensitivity", "high"),
-        ("clusters in eu-west-1 and westeurope", "regions", ["eu-west-1", "westeurope"]),
-    ],
-)
-def test_extract_profile(text: str, field: str, expected: object) -> None:
-    assert getattr(extract_profile(text), field) == expected
-
-
-def test_nothing_said_means_an_empty_profile() -> None:
-    assert extract_profile("How many etcd members should we run?").is_empty()
-    assert extract_profile("Which secret stores and data stores fit?").hosting == []
 
 
 def test_later_hosting_replaces_earlier_and_explicit_wins() -> None:
@@ -106,29 +65,73 @@ def test_vocabulary_terms(condition: str, terms: list[str]) -> None:
     assert vocabulary_terms(condition) == terms
 
 
-def test_follow_ups_take_the_topic_of_the_previous_question() -> None:
-    history = [
-        Turn(role="user", content="Should we use managed Kubernetes for our web shop on AWS?"),
-        Turn(role="assistant", content="Yes, EKS."),
-    ]
-    standalone = standalone_question("and if we run it on-prem?", history)
-    assert standalone.endswith("and if we run it on-prem?")
-    assert "managed" in standalone and "Kubernetes" in standalone
-    assert standalone_question("why?", history).startswith("use managed Kubernetes")
-    # A new, self-contained question stays as it is.
-    new = "How many etcd members does a self-managed control plane need for quorum?"
-    assert standalone_question(new, history) == new
-    assert standalone_question("what about Windows nodes?", []) == "what about Windows nodes?"
+# --------------------------------------------------------------------------- conversation
 
 
-def test_follow_up_chains_keep_the_first_topic() -> None:
-    history = [
-        Turn(role="user", content="Which secrets manager should we use on Azure?"),
-        Turn(role="assistant", content="..."),
-        Turn(role="user", content="what about on-prem?"),
-        Turn(role="assistant", content="..."),
+def _user(text: str) -> Turn:
+    return Turn(role="user", content=text)
+
+
+def test_a_follow_up_replaces_hosting_unless_it_adds_it() -> None:
+    history = [_user("How should we run secrets on AKS?"), Turn(role="assistant", content="…")]
+    assert infer_profile("and if we have to run on-prem?", history).profile.hosting == [
+        "on-prem"
     ]
-    assert "secrets" in standalone_question("and for edge sites?", history)
-    assert is_follow_up("why?") and not is_follow_up(
-        "Please compare Cilium and Calico for a large on-prem cluster with BGP"
+    for also in ("what if we also run on-prem?", "and on-prem as well?",
+                 "in addition we have a data center"):
+        assert infer_profile(also, history).profile.hosting == ["azure", "on-prem"], also
+
+
+def test_a_later_turn_takes_back_an_earlier_fact() -> None:
+    history = [_user("We are on AWS with PCI data and 4 engineers")]
+    reading = infer_profile("Actually we are not on AWS anymore, and PCI is out of scope", history)
+    assert reading.profile.hosting == [] and reading.profile.compliance == []
+    assert reading.profile.team_size == 4
+    assert reading.negated.hosting == ["aws"] and reading.negated.compliance == ["pci"]
+    # Said again later, a fact is no longer reported as negated.
+    again = infer_profile("We are on AWS after all", [*history, _user("not on AWS")])
+    assert again.profile.hosting == ["aws"] and again.negated.hosting == []
+
+
+def test_explicit_and_inferred_stay_apart() -> None:
+    history = [_user("How should we run secrets on AKS? We are 3 engineers.")]
+    explicit = PlanningProfile(compliance=["pci"])
+    c = conversation_profile("and if we have to run on-prem?", history, explicit)
+    assert c.explicit == explicit
+    assert c.inferred.hosting == ["on-prem"] and c.inferred.compliance == []
+    assert c.used.hosting == ["on-prem"] and c.used.compliance == ["pci"]
+    assert c.used.team_size == 3
+    [change] = c.changes
+    assert change.field == "hosting" and change.before == ["azure"]
+    assert change.message == "Hosting changed from azure to on-prem"
+    # An explicit field wins over what the conversation says.
+    pinned = conversation_profile("and on-prem?", history, PlanningProfile(hosting=["gcp"]))
+    assert pinned.used.hosting == ["gcp"] and pinned.inferred.hosting == ["on-prem"]
+    assert conversation_profile("How should we run secrets?").changes == []
+
+
+def test_the_form_makes_only_edited_fields_explicit() -> None:
+    shown = PlanningProfile(hosting=["azure"], team_size=3)
+    submitted = PlanningProfile(hosting=["azure"], team_size=3, availability="high")
+    edits = explicit_edits(shown, submitted)
+    assert edits == PlanningProfile(availability="high")
+    again = explicit_edits(submitted, submitted.model_copy(update={"team_size": 8}), edits)
+    assert again == PlanningProfile(availability="high", team_size=8)
+
+
+def test_changes_are_sentences() -> None:
+    changes = profile_changes(
+        PlanningProfile(team_size=3, availability="high"),
+        PlanningProfile(team_size=5, compliance=["pci"]),
     )
+    assert [c.message for c in changes] == [
+        "Team size changed from 3 to 5",
+        "Compliance set to pci",
+        "Availability no longer set (was high)",
+    ]
+
+
+def test_negated_conditions_in_the_text() -> None:
+    c = profile_conditions(PlanningProfile(), "we are not air-gapped and not multi-cloud")
+    assert c["air-gapped"] is False and c["multi-cloud"] is False
+    assert profile_conditions(PlanningProfile(), "no internet at the sites")["air-gapped"] is True

@@ -91,8 +91,14 @@ def source_label(source: Source) -> str:
 
 def render_answer(answer: PlanAnswer, out: Console) -> None:
     """Recommendation cards with numbered citations, then the sources they point to."""
+    from ..profile import negated_items
+
     color = _STATUS.get(answer.status, "white")
     out.print(f"[bold {color}]{answer.status.replace('_', ' ')}[/]  {escape(answer.summary)}")
+    understood = [c.message for c in answer.meta.profile_changes]
+    understood += [f"ruled out {x}" for x in negated_items(answer.meta.negated_profile)]
+    if understood:
+        out.print("[dim]Understood: " + escape("; ".join(understood)) + "[/]")
     number = {s.id: i for i, s in enumerate(answer.sources, 1)}
     for i, rec in enumerate(answer.recommendations, 1):
         refs = " ".join(f"[{number[c]}]" for c in rec.citations if c in number)
@@ -196,6 +202,9 @@ def chat(
                 current = explicit
             shown = current.model_dump(exclude_defaults=True) if current else {}
             console.print(escape(json.dumps(shown, indent=2)) if shown else "(profile empty)")
+            if explicit is not None and not explicit.is_empty():
+                given = json.dumps(explicit.model_dump(exclude_defaults=True))
+                console.print("explicit (wins field by field): " + escape(given))
             continue
         if line.startswith("/"):
             console.print("commands: /profile [FILE], /reset, /quit")
