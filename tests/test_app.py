@@ -130,14 +130,45 @@ def test_a_question_produces_cards_with_citations_and_sources(data_dir: Path) ->
     assert labels and labels[0].startswith("\\[1\\] ")
     texts = [t.value for t in at.text]
     assert any("Three etcd members keep quorum" in t for t in texts)
-    # Open questions are offered as buttons that ask them.
-    follow_ups = [b for b in at.button if b.key and b.key.startswith("oq_")]
-    assert follow_ups
-    follow_ups[0].click().run()
+    # Citations link to the upstream page of the passage.
+    assert "(https://etcd.io/docs/v3.5/faq/)" in citations[0]
+
+
+def test_an_open_question_is_answered_by_the_user_and_replans(data_dir: Path) -> None:
+    at = ask(start(), ETCD_QUESTION)
+    hosting = next(
+        b for b in at.button if b.key and b.key.startswith("oq_") and "Where will" in b.label
+    )
+    hosting.click().run()
     assert not at.exception
-    users = [m for m in at.chat_message if m.name == "user"]
-    assert len(users) == 2
-    assert users[1].markdown[0].value == follow_ups[0].label  # both escaped once
+    # The question is for the user: a choice of the profile's hosting values, not a new chat turn.
+    assert len([m for m in at.chat_message if m.name == "user"]) == 1
+    choice = next(m for m in at.multiselect if m.key and m.key.startswith("oqa_"))
+    assert "on-prem" in choice.options
+    choice.set_value(["on-prem"])
+    submit = next(b for b in at.button if b.label == "Use this answer and re-plan")
+    submit.click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["explicit"].hosting == ["on-prem"]
+    assistants = [m for m in at.chat_message if m.name == "assistant"]
+    assert len(assistants) == 2
+    assert any("Superseded" in c.value for c in assistants[0].caption)
+    note = escape_markdown("Re-planned with the facts you set: Hosting: on-prem")
+    assert any(note in c.value for c in assistants[1].caption)
+    # The fact shows as a chip set by the user.
+    assert any("Hosting\\: on\\-prem" in m.value and "blue-badge" in m.value for m in at.markdown)
+
+
+def test_the_team_size_open_question_takes_a_number(data_dir: Path) -> None:
+    at = ask(start(), ETCD_QUESTION)
+    team = next(
+        b for b in at.button if b.key and b.key.startswith("oq_") and "engineers" in b.label
+    )
+    team.click().run()
+    size = next(n for n in at.number_input if n.key and n.key.startswith("oqa_"))
+    size.set_value(4)
+    next(b for b in at.button if b.label == "Use this answer and re-plan").click().run()
+    assert not at.exception and at.session_state["explicit"].team_size == 4
 
 
 def test_corpus_markup_is_shown_as_text_never_as_markdown_or_html(data_dir: Path) -> None:
@@ -172,7 +203,7 @@ def test_the_profile_form_replans_and_shows_what_changed(
     assistants = [m for m in at.chat_message if m.name == "assistant"]
     assert len(assistants) == 2
     replanned = assistants[1]
-    note = escape_markdown("Re-planned with the edited profile")
+    note = escape_markdown("Re-planned with the facts you set")
     assert any(note in c.value for c in replanned.caption)
     changes = next(m.value for m in replanned.markdown if m.value.startswith("**What changed**"))
     assert "- Added: Run three etcd members" in changes
@@ -180,7 +211,7 @@ def test_the_profile_form_replans_and_shows_what_changed(
     after = [m.value[6:] for m in replanned.markdown if m.value.startswith("##### ")]
     assert after != before and "Run three etcd members" in after
     # The edited profile is what the session keeps and what the form shows.
-    assert at.session_state["profile"].hosting == ["on-prem"]
+    assert at.session_state["explicit"].hosting == ["on-prem"]
     assert at.sidebar.multiselect(key="pf_hosting").value == ["on-prem"]
     # The plan holds the re-planned answer only.
     plan = downloads["kubeplan-plan.md"].decode()
@@ -188,7 +219,7 @@ def test_the_profile_form_replans_and_shows_what_changed(
     assert "(`platform.ui-managed-control-plane`)" not in plan
     assert plan.count("### Question ") == 1 and "| Hosting | on-prem |" in plan
     # Feedback on the re-planned answer keeps the profile it was asked with.
-    at.feedback[1].set_value(0).run()
+    at.feedback[0].set_value(0).run()  # the superseded answer has no thumbs
     [entry] = FeedbackStore(data_dir / "feedback.db").list()
     assert entry.profile is not None and entry.profile.hosting == ["on-prem"]
     rated = [r.decision_id for r in entry.answer.recommendations]
@@ -225,7 +256,7 @@ def test_llm_backend_streams_and_renders_cards(
     ask(at, ETCD_QUESTION)
     assert not at.error, [e.value for e in at.error]
     assert cards(at)
-    assert any(m.value.startswith("**Citations:** \\[") for m in at.markdown)
+    assert any(m.value.startswith("**Citations:** [\\[") for m in at.markdown)
     assert at.session_state["messages"][-1]["answer"].backend == "llm"
 
 
@@ -359,6 +390,10 @@ def test_knowledge_base_page_shows_stats_catalogue_and_ingests_uploads(data_dir:
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("Ingested 1 of 1 files" in s.value for s in at.success)
     assert (data_dir / "uploads" / COLLECTION / "notes.md").is_file()
+    # The stats shown are those after the ingest, and no server path is shown.
+    assert {m.label: m.value for m in at.metric}["Documents"] == "3"
+    shown = " ".join(c.value for c in at.caption).replace("\\", "")
+    assert str(data_dir) not in shown and "chroma" not in shown
 
 
 def test_uploads_over_the_size_limit_are_skipped(
