@@ -490,3 +490,108 @@ def test_real_corpus_answer_has_cards_and_citations(
     citations = [m.value for m in at.markdown if m.value.startswith("**Citations:**")]
     assert len(citations) == len(shown_ids) and all("\\[" in c for c in citations)
     assert at.expander and at.text  # the sources panel with its snippets
+
+
+# --------------------------------------------------------------------------- planning workspace
+
+
+def test_a_follow_up_that_states_a_new_fact_changes_the_plan(data_dir: Path) -> None:
+    at = ask(start(), CONTROL_PLANE_QUESTION + " We are on AWS.")
+    assert escape_markdown("Use a managed control plane") in cards(at)
+    assert at.session_state["explicit"].is_empty()  # inferred facts are not sent back
+    assert at.session_state["inferred"].hosting == ["aws"]
+    ask(at, "and if we have to run on-prem?")
+    last = at.session_state["messages"][-1]
+    assert last["answer"].profile.hosting == ["on-prem"]
+    assert last["profile"] is None  # nothing explicit was sent
+    latest = [m for m in at.chat_message if m.name == "assistant"][-1]
+    changes = next(m.value for m in latest.markdown if m.value.startswith("**What changed**"))
+    assert "Hosting changed from aws to on\\-prem" in changes
+    assert "- Removed: Use a managed control plane" in changes
+    assert any("Hosting\\: on\\-prem \\(inferred\\)" in m.value for m in at.markdown)
+
+
+def test_a_follow_up_fact_wins_over_a_fact_set_earlier(data_dir: Path) -> None:
+    at = start()
+    at.sidebar.multiselect(key="pf_hosting").set_value(["aws"])
+    next(b for b in at.sidebar.button if b.label == "Re-plan with this profile").click().run()
+    assert at.session_state["explicit"].hosting == ["aws"]
+    ask(at, CONTROL_PLANE_QUESTION + " We have to run on-prem.")
+    assert at.session_state["messages"][-1]["answer"].profile.hosting == ["on-prem"]
+    assert at.session_state["explicit"].hosting == []
+
+
+def test_an_off_topic_question_after_facts_were_inferred_is_out_of_scope(data_dir: Path) -> None:
+    at = ask(start(), CONTROL_PLANE_QUESTION + " We are on AWS with a team of 3.")
+    ask(at, "How do I bake sourdough bread at home?")
+    assert at.session_state["messages"][-1]["answer"].status == "out_of_scope"
+    assert at.warning and at.warning[0].value.startswith("**Out of scope.**")
+
+
+def test_confirming_an_inferred_chip_makes_it_explicit_and_removing_clears_it(
+    data_dir: Path,
+) -> None:
+    at = ask(start(), CONTROL_PLANE_QUESTION + " We are on AWS.")
+    at.button(key="chip_ok_hosting").click().run()
+    assert at.session_state["explicit"].hosting == ["aws"]
+    assert any("blue-badge[Hosting\\: aws]" in m.value for m in at.markdown)
+    at.button(key="chip_rm_hosting").click().run()
+    assert not at.exception
+    assert at.session_state["explicit"].hosting == []
+
+
+def test_the_profile_form_survives_a_page_switch(data_dir: Path) -> None:
+    at = ask(start(), CONTROL_PLANE_QUESTION)
+    at.sidebar.selectbox(key="pf_availability").set_value("high")
+    next(b for b in at.sidebar.button if b.label == "Re-plan with this profile").click().run()
+    at.sidebar.radio(key="page").set_value("Knowledge base").run()
+    at.sidebar.radio(key="page").set_value("Chat").run()
+    assert at.sidebar.selectbox(key="pf_availability").value == "high"
+    next(b for b in at.sidebar.button if b.label == "Re-plan with this profile").click().run()
+    assert not at.exception
+    note = escape_markdown("Re-planned with the facts you set: Availability target: high")
+    assert any(note in c.value for c in at.caption)
+
+
+def test_an_uploaded_document_is_cited_in_the_next_chat_answer(data_dir: Path) -> None:
+    at = start()
+    at.sidebar.radio(key="page").set_value("Knowledge base").run()
+    at.file_uploader(key="ingest_upload").upload(
+        "backup-notes.md",
+        b"# Our etcd backup notes\n\nWe snapshot etcd members every hour into a separate "
+        b"account and test restores monthly.\n",
+        "text/markdown",
+    ).run()
+    at.button(key="ingest_upload_go").click().run()
+    assert not at.error
+    at.sidebar.radio(key="page").set_value("Chat").run()
+    ask(at, "How many etcd members should we run and how do we snapshot etcd?")
+    shown = markdowns(at)
+    assert any(m.startswith("**From your documents**") for m in shown)
+    labels = [e.label for e in at.expander]
+    assert any("Our etcd backup notes" in label for label in labels)
+    others = at.session_state["messages"][-1]["others"]
+    assert others and others[0].path == "backup-notes.md"
+
+
+def test_a_question_over_the_limit_is_refused_with_a_message(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = ask(start(), "etcd " * 500)
+    assert at.warning and "the limit is 2,000" in at.warning[0].value.replace("\\", "")
+    assert at.session_state["messages"] == []
+
+
+def test_examples_new_chat_and_markdown_copy(data_dir: Path) -> None:
+    at = start()
+    examples = [b for b in at.button if b.key and b.key.startswith("example_")]
+    assert len(examples) >= 3
+    examples[1].click().run()  # "How many etcd members should we run?"
+    assert not at.exception
+    assert len(at.session_state["messages"]) == 2
+    assert not [b for b in at.button if b.key and b.key.startswith("example_")]
+    [code] = [c.value for c in at.code]
+    assert code.startswith("# Kubernetes platform plan") and "etcd" in code
+    at.sidebar.button(key="new_chat").click().run()
+    assert at.session_state["messages"] == []
+    assert [b for b in at.button if b.key and b.key.startswith("example_")]

@@ -217,7 +217,8 @@ def chat_page(ctx: Ctx) -> None:
                 else:
                     render_answer(ctx, message)
     limit = logic.max_question_chars(ctx.settings)
-    typed = st.chat_input("Ask a planning question", key="question", max_chars=limit)
+    # No max_chars: Streamlit would cut the text silently; a message says what to do.
+    typed = st.chat_input("Ask a planning question", key="question")
     question = typed or ss.pending
     ss.pending = None
     if question:
