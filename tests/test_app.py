@@ -595,3 +595,12 @@ def test_examples_new_chat_and_markdown_copy(data_dir: Path) -> None:
     at.sidebar.button(key="new_chat").click().run()
     assert at.session_state["messages"] == []
     assert [b for b in at.button if b.key and b.key.startswith("example_")]
+
+
+def test_a_replan_never_re_asks_an_out_of_scope_question(data_dir: Path) -> None:
+    at = ask(start(), "How do I bake sourdough bread at home?")
+    at.sidebar.selectbox(key="pf_availability").set_value("high")
+    next(b for b in at.sidebar.button if b.label == "Re-plan with this profile").click().run()
+    assert not at.exception
+    assert [m["answer"].status for m in at.session_state["messages"][1::2]] == ["out_of_scope"]
+    assert at.session_state["explicit"].availability == "high"

@@ -156,6 +156,10 @@ def replan(ctx: Ctx) -> None:
         st.toast("Facts saved; they apply to the next question.")
         return
     previous = last_answer()
+    if previous is not None and previous.status == "out_of_scope":
+        # Re-asking it with facts would read as planning context: it stays out of scope.
+        st.toast("Facts saved; they apply to the next question (the last one is out of scope).")
+        return
     history = turns(items[:last_q])
     sent = None if profile.is_empty() else profile
     try:
