@@ -11,8 +11,10 @@ and ``kubeplan``, which ``make app``/``make ingest`` fill); the real embedding m
    question sent -> answer drawn.
 3. Warm: ``--rounds`` more questions in the same session; p50/p95 of question sent ->
    answer drawn.
-4. Baseline, measured in the same run on the same questions: ``Assistant.ask`` in this
-   process (warm), so the ratio is what the UI adds on top of the answer itself.
+4. Baselines, measured in the same run: ``Assistant.ask`` on the same questions in this
+   process (warm), so the ratio is what the UI adds on top of the answer itself; and a rerun
+   that asks nothing (confirming a fact chip), which is what redrawing the
+   conversation costs in the browser.
 
 Timings depend on the machine and on what else runs on it: compare ratios, not seconds.
 """
@@ -152,6 +154,25 @@ def _answer_time(browser: Any, question: str) -> float:
     return time.perf_counter() - started
 
 
+def _rerun_time(browser: Any) -> float:
+    """Seconds for a rerun that asks nothing (confirming an inferred fact chip; writes no
+    data): what redrawing the conversation costs."""
+    from selenium.webdriver.common.by import By
+
+    app = browser.find_element(By.CSS_SELECTOR, "[data-testid='stApp']")
+    chips = "[class*='st-key-chip_ok_'] button"
+    button = _wait(lambda: browser.find_element(By.CSS_SELECTOR, chips), "an inferred fact chip")
+    before = len(browser.find_elements(By.CSS_SELECTOR, chips))
+    started = time.perf_counter()
+    browser.execute_script("arguments[0].click();", button)  # it may be scrolled away
+    _wait(
+        lambda: len(browser.find_elements(By.CSS_SELECTOR, chips)) < before
+        and app.get_attribute("data-test-script-state") == "notRunning",
+        "the rerun",
+    )
+    return time.perf_counter() - started
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -193,6 +214,7 @@ def main() -> None:
             ready = time.perf_counter() - opened
             first = _answer_time(browser, FIRST)
             warm = [_answer_time(browser, q) for q in questions]
+            rerun = _rerun_time(browser)
         finally:
             browser.quit()
             proc.terminate()
@@ -217,6 +239,7 @@ def main() -> None:
         "warm_answer_p50_s": round(statistics.median(warm), 3),
         "warm_answer_p95_s": round(_pct(warm, 0.95), 3),
         "api_ask_p50_s": round(statistics.median(api), 3),
+        "page_rerun_s": round(rerun, 3),
         "ui_over_api_p50": round(statistics.median(warm) / statistics.median(api), 2),
         "first_over_warm": round(first / statistics.median(warm), 2),
         "rounds": len(warm),
@@ -229,6 +252,7 @@ def main() -> None:
     print(f"warm answer p50 / p95              {result['warm_answer_p50_s']:.2f} / "
           f"{result['warm_answer_p95_s']:.2f} s ({len(warm)} questions)")
     print(f"baseline Assistant.ask p50         {result['api_ask_p50_s']:.2f} s")
+    print(f"page rerun without a question      {result['page_rerun_s']:.2f} s")
     print(f"UI / API (warm p50)                {result['ui_over_api_p50']:.2f}x")
     print(f"first / warm answer                {result['first_over_warm']:.2f}x")
 
