@@ -130,6 +130,20 @@ def profile_chips(explicit: PlanningProfile, inferred: PlanningProfile) -> list[
     return chips
 
 
+def ruled_out_chips(answer: PlanAnswer) -> list[Chip]:
+    """Facts the conversation ruled out ("not on AWS"), when the engine reports them in
+    ``answer.meta.negated_profile``; shown, never sent."""
+    negated = getattr(answer.meta, "negated_profile", None)
+    if not isinstance(negated, PlanningProfile):
+        return []
+    data = negated.model_dump()
+    return [
+        Chip(name, label, "not " + _shown(data[name]), inferred=True)
+        for name, label in FIELD_LABELS.items()
+        if data[name] not in (None, [])
+    ]
+
+
 def confirm_fact(
     explicit: PlanningProfile, inferred: PlanningProfile, name: str
 ) -> PlanningProfile:

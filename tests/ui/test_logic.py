@@ -206,3 +206,11 @@ def test_server_paths_are_hidden() -> None:
     assert logic.hide_paths(text, ["/srv/data", "/srv/data/chroma"]) == (
         "the collection 'x' does not exist in the server's data folder."
     )
+
+
+def test_ruled_out_facts_show_when_the_engine_reports_them() -> None:
+    meta = SimpleNamespace(negated_profile=PlanningProfile(hosting=["aws"]))
+    answer = SimpleNamespace(meta=meta)
+    [chip] = logic.ruled_out_chips(answer)  # type: ignore[arg-type]
+    assert chip.text == "Hosting: not aws (inferred)"
+    assert logic.ruled_out_chips(_answer()) == []

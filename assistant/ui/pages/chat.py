@@ -87,7 +87,9 @@ def _remove(name: str) -> None:
 def render_chips(slot: DeltaGenerator) -> None:
     """The facts in use; inferred ones can be confirmed (they become facts you set)."""
     chips = logic.profile_chips(explicit(), inferred())
-    if not chips:
+    last = last_answer()
+    ruled_out = logic.ruled_out_chips(last) if last is not None else []
+    if not chips and not ruled_out:
         return
     with slot.container(horizontal=True, key="chips", gap="small"):
         st.markdown("**Facts in use:**")
@@ -113,6 +115,8 @@ def render_chips(slot: DeltaGenerator) -> None:
                     args=(chip.field,),
                     type="tertiary",
                 )
+        for chip in ruled_out:
+            st.badge(esc(chip.text), color="gray", icon=":material/block:")
 
 
 def ask_new(ctx: Ctx, question: str) -> None:
@@ -221,8 +225,9 @@ def chat_page(ctx: Ctx) -> None:
                 else:
                     render_answer(ctx, message)
     limit = logic.max_question_chars(ctx.settings)
-    # No max_chars: Streamlit would cut the text silently; a message says what to do.
-    typed = st.chat_input("Ask a planning question", key="question")
+    # One character over the limit: a longer paste arrives cut there, and the message below
+    # says what the limit is instead of a question silently cut short.
+    typed = st.chat_input("Ask a planning question", key="question", max_chars=limit + 1)
     question = typed or ss.pending
     ss.pending = None
     if question:
