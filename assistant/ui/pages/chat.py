@@ -36,6 +36,7 @@ def produce(
     """Ask through ``Assistant.stream``: the passages found show at once, then the answer
     (an LLM's text streams while it writes). Returns the answer and every retrieved passage."""
     slot = st.empty()
+    slot.caption("Searching the knowledge base…")  # at once: never an empty avatar
     final: list[PlanAnswer] = []
     retrieved: list[Source] = []
     text = ""
