@@ -11,12 +11,12 @@ from .pages.chat import chat_page
 from .pages.feedback import feedback_page
 from .pages.knowledge import kb_page
 from .sidebar import PAGES, profile_form, sidebar
-from .state import state
+from .state import init_state, state
 
 
 def run() -> None:
     st.set_page_config(page_title="kubeplan", page_icon="☸", layout="wide")
-    state()
+    init_state()
     guarded(_app)
 
 

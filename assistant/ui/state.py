@@ -23,6 +23,11 @@ Message = dict[str, Any]
 
 
 def state() -> Any:
+    """The session state; ``init_state`` ran at the start of the run."""
+    return st.session_state
+
+
+def init_state() -> Any:
     ss = st.session_state
     ss.setdefault("messages", [])
     ss.setdefault("explicit", PlanningProfile())
