@@ -309,7 +309,8 @@ def test_planning_workspace_follow_ups_scope_form_uploads_and_open_questions(
     )
     assert size.get_attribute("value") == "7"
     assert "Platform team size: 7" in _body(browser)
-    browser.execute_script("document.querySelector(\"[data-testid='stMain']\").scrollTo(0, 0)")
+    chips = browser.find_element(By.CSS_SELECTOR, "[class*='st-key-chips']")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", chips)
     _shot(browser, "05-form-kept-after-page-switch")
 
     # An uploaded document is cited in the next chat answer.
