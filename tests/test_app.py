@@ -131,14 +131,45 @@ def test_a_question_produces_cards_with_citations_and_sources(data_dir: Path) ->
     assert labels and labels[0].startswith("\\[1\\] ")
     texts = [t.value for t in at.text]
     assert any("Three etcd members keep quorum" in t for t in texts)
-    # Open questions are offered as buttons that ask them.
-    follow_ups = [b for b in at.button if b.key and b.key.startswith("oq_")]
-    assert follow_ups
-    follow_ups[0].click().run()
+    # Citations link to the upstream page of the passage.
+    assert "(https://etcd.io/docs/v3.5/faq/)" in citations[0]
+
+
+def test_an_open_question_is_answered_by_the_user_and_replans(data_dir: Path) -> None:
+    at = ask(start(), ETCD_QUESTION)
+    hosting = next(
+        b for b in at.button if b.key and b.key.startswith("oq_") and "Where will" in b.label
+    )
+    hosting.click().run()
     assert not at.exception
-    users = [m for m in at.chat_message if m.name == "user"]
-    assert len(users) == 2
-    assert users[1].markdown[0].value == follow_ups[0].label  # both escaped once
+    # The question is for the user: a choice of the profile's hosting values, not a new chat turn.
+    assert len([m for m in at.chat_message if m.name == "user"]) == 1
+    choice = next(m for m in at.multiselect if m.key and m.key.startswith("oqa_"))
+    assert "on-prem" in choice.options
+    choice.set_value(["on-prem"])
+    submit = next(b for b in at.button if b.label == "Use this answer and re-plan")
+    submit.click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["explicit"].hosting == ["on-prem"]
+    assistants = [m for m in at.chat_message if m.name == "assistant"]
+    assert len(assistants) == 2
+    assert any("Superseded" in c.value for c in assistants[0].caption)
+    note = escape_markdown("Re-planned with the facts you set: Hosting: on-prem")
+    assert any(note in c.value for c in assistants[1].caption)
+    # The fact shows as a chip set by the user.
+    assert any("Hosting\\: on\\-prem" in m.value and "blue-badge" in m.value for m in at.markdown)
+
+
+def test_the_team_size_open_question_takes_a_number(data_dir: Path) -> None:
+    at = ask(start(), ETCD_QUESTION)
+    team = next(
+        b for b in at.button if b.key and b.key.startswith("oq_") and "engineers" in b.label
+    )
+    team.click().run()
+    size = next(n for n in at.number_input if n.key and n.key.startswith("oqa_"))
+    size.set_value(4)
+    next(b for b in at.button if b.label == "Use this answer and re-plan").click().run()
+    assert not at.exception and at.session_state["explicit"].team_size == 4
 
 
 def test_corpus_markup_is_shown_as_text_never_as_markdown_or_html(data_dir: Path) -> None:
@@ -173,7 +204,7 @@ def test_the_profile_form_replans_and_shows_what_changed(
     assistants = [m for m in at.chat_message if m.name == "assistant"]
     assert len(assistants) == 2
     replanned = assistants[1]
-    note = escape_markdown("Re-planned with the edited profile")
+    note = escape_markdown("Re-planned with the facts you set")
     assert any(note in c.value for c in replanned.caption)
     changes = next(m.value for m in replanned.markdown if m.value.startswith("**What changed**"))
     assert "- Added: Run three etcd members" in changes
@@ -181,7 +212,7 @@ def test_the_profile_form_replans_and_shows_what_changed(
     after = [m.value[6:] for m in replanned.markdown if m.value.startswith("##### ")]
     assert after != before and "Run three etcd members" in after
     # The edited profile is what the session keeps and what the form shows.
-    assert at.session_state["profile"].hosting == ["on-prem"]
+    assert at.session_state["explicit"].hosting == ["on-prem"]
     assert at.sidebar.multiselect(key="pf_hosting").value == ["on-prem"]
     # The plan holds the re-planned answer only.
     plan = downloads["kubeplan-plan.md"].decode()
@@ -189,7 +220,7 @@ def test_the_profile_form_replans_and_shows_what_changed(
     assert "(`platform.ui-managed-control-plane`)" not in plan
     assert plan.count("### Question ") == 1 and "| Hosting | on-prem |" in plan
     # Feedback on the re-planned answer keeps the profile it was asked with.
-    at.feedback[1].set_value(0).run()
+    at.feedback[0].set_value(0).run()  # the superseded answer has no thumbs
     [entry] = FeedbackStore(data_dir / "feedback.db").list()
     assert entry.profile is not None and entry.profile.hosting == ["on-prem"]
     rated = [r.decision_id for r in entry.answer.recommendations]
@@ -246,7 +277,7 @@ def test_llm_backend_streams_and_renders_cards(
     ask(at, ETCD_QUESTION)
     assert not at.error, [e.value for e in at.error]
     assert cards(at)
-    assert any(m.value.startswith("**Citations:** \\[") for m in at.markdown)
+    assert any(m.value.startswith("**Citations:** [\\[") for m in at.markdown)
     assert at.session_state["messages"][-1]["answer"].backend == "llm"
 
 
@@ -380,6 +411,10 @@ def test_knowledge_base_page_shows_stats_catalogue_and_ingests_uploads(data_dir:
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("Ingested 1 of 1 files" in s.value for s in at.success)
     assert (data_dir / "uploads" / COLLECTION / "notes.md").is_file()
+    # The stats shown are those after the ingest, and no server path is shown.
+    assert {m.label: m.value for m in at.metric}["Documents"] == "3"
+    shown = " ".join(c.value for c in at.caption).replace("\\", "")
+    assert str(data_dir) not in shown and "chroma" not in shown
 
 
 def test_uploads_over_the_size_limit_are_skipped(
@@ -476,3 +511,117 @@ def test_real_corpus_answer_has_cards_and_citations(
     citations = [m.value for m in at.markdown if m.value.startswith("**Citations:**")]
     assert len(citations) == len(shown_ids) and all("\\[" in c for c in citations)
     assert at.expander and at.text  # the sources panel with its snippets
+
+
+# --------------------------------------------------------------------------- planning workspace
+
+
+def test_a_follow_up_that_states_a_new_fact_changes_the_plan(data_dir: Path) -> None:
+    at = ask(start(), CONTROL_PLANE_QUESTION + " We are on AWS.")
+    assert escape_markdown("Use a managed control plane") in cards(at)
+    assert at.session_state["explicit"].is_empty()  # inferred facts are not sent back
+    assert at.session_state["inferred"].hosting == ["aws"]
+    ask(at, "and if we have to run on-prem?")
+    last = at.session_state["messages"][-1]
+    assert last["answer"].profile.hosting == ["on-prem"]
+    assert last["profile"] is None  # nothing explicit was sent
+    latest = [m for m in at.chat_message if m.name == "assistant"][-1]
+    changes = next(m.value for m in latest.markdown if m.value.startswith("**What changed**"))
+    assert "Hosting changed from aws to on\\-prem" in changes
+    assert "- Removed: Use a managed control plane" in changes
+    assert any("Hosting\\: on\\-prem \\(inferred\\)" in m.value for m in at.markdown)
+
+
+def test_a_follow_up_fact_wins_over_a_fact_set_earlier(data_dir: Path) -> None:
+    at = start()
+    at.sidebar.multiselect(key="pf_hosting").set_value(["aws"])
+    next(b for b in at.sidebar.button if b.label == "Re-plan with this profile").click().run()
+    assert at.session_state["explicit"].hosting == ["aws"]
+    ask(at, CONTROL_PLANE_QUESTION + " We have to run on-prem.")
+    assert at.session_state["messages"][-1]["answer"].profile.hosting == ["on-prem"]
+    assert at.session_state["explicit"].hosting == []
+
+
+def test_an_off_topic_question_after_facts_were_inferred_is_out_of_scope(data_dir: Path) -> None:
+    at = ask(start(), CONTROL_PLANE_QUESTION + " We are on AWS with a team of 3.")
+    ask(at, "How do I bake sourdough bread at home?")
+    assert at.session_state["messages"][-1]["answer"].status == "out_of_scope"
+    assert at.warning and at.warning[0].value.startswith("**Out of scope.**")
+
+
+def test_confirming_an_inferred_chip_makes_it_explicit_and_removing_clears_it(
+    data_dir: Path,
+) -> None:
+    at = ask(start(), CONTROL_PLANE_QUESTION + " We are on AWS.")
+    at.button(key="chip_ok_hosting").click().run()
+    assert at.session_state["explicit"].hosting == ["aws"]
+    assert any("blue-badge[Hosting\\: aws]" in m.value for m in at.markdown)
+    at.button(key="chip_rm_hosting").click().run()
+    assert not at.exception
+    assert at.session_state["explicit"].hosting == []
+
+
+def test_the_profile_form_survives_a_page_switch(data_dir: Path) -> None:
+    at = ask(start(), CONTROL_PLANE_QUESTION)
+    at.sidebar.selectbox(key="pf_availability").set_value("high")
+    next(b for b in at.sidebar.button if b.label == "Re-plan with this profile").click().run()
+    at.sidebar.radio(key="page").set_value("Knowledge base").run()
+    at.sidebar.radio(key="page").set_value("Chat").run()
+    assert at.sidebar.selectbox(key="pf_availability").value == "high"
+    next(b for b in at.sidebar.button if b.label == "Re-plan with this profile").click().run()
+    assert not at.exception
+    note = escape_markdown("Re-planned with the facts you set: Availability target: high")
+    assert any(note in c.value for c in at.caption)
+
+
+def test_an_uploaded_document_is_cited_in_the_next_chat_answer(data_dir: Path) -> None:
+    at = start()
+    at.sidebar.radio(key="page").set_value("Knowledge base").run()
+    at.file_uploader(key="ingest_upload").upload(
+        "backup-notes.md",
+        b"# Our etcd backup notes\n\nWe snapshot etcd members every hour into a separate "
+        b"account and test restores monthly.\n",
+        "text/markdown",
+    ).run()
+    at.button(key="ingest_upload_go").click().run()
+    assert not at.error
+    at.sidebar.radio(key="page").set_value("Chat").run()
+    ask(at, "How many etcd members should we run and how do we snapshot etcd?")
+    shown = markdowns(at)
+    assert any(m.startswith("**From your documents**") for m in shown)
+    labels = [e.label for e in at.expander]
+    assert any("Our etcd backup notes" in label for label in labels)
+    others = at.session_state["messages"][-1]["others"]
+    assert others and others[0].path == "backup-notes.md"
+
+
+def test_a_question_over_the_limit_is_refused_with_a_message(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = ask(start(), "etcd " * 500)
+    assert at.warning and "the limit is 2,000" in at.warning[0].value.replace("\\", "")
+    assert at.session_state["messages"] == []
+
+
+def test_examples_new_chat_and_markdown_copy(data_dir: Path) -> None:
+    at = start()
+    examples = [b for b in at.button if b.key and b.key.startswith("example_")]
+    assert len(examples) >= 3
+    examples[1].click().run()  # "How many etcd members should we run?"
+    assert not at.exception
+    assert len(at.session_state["messages"]) == 2
+    assert not [b for b in at.button if b.key and b.key.startswith("example_")]
+    [code] = [c.value for c in at.code]
+    assert code.startswith("# Kubernetes platform plan") and "etcd" in code
+    at.sidebar.button(key="new_chat").click().run()
+    assert at.session_state["messages"] == []
+    assert [b for b in at.button if b.key and b.key.startswith("example_")]
+
+
+def test_a_replan_never_re_asks_an_out_of_scope_question(data_dir: Path) -> None:
+    at = ask(start(), "How do I bake sourdough bread at home?")
+    at.sidebar.selectbox(key="pf_availability").set_value("high")
+    next(b for b in at.sidebar.button if b.label == "Re-plan with this profile").click().run()
+    assert not at.exception
+    assert [m["answer"].status for m in at.session_state["messages"][1::2]] == ["out_of_scope"]
+    assert at.session_state["explicit"].availability == "high"

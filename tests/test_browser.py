@@ -32,6 +32,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 COLLECTION = "uitest"
 QUESTION = "How many etcd members should we run?"
+#: Screenshots the tests save for people to look at (git-ignored).
+SHOTS = Path(__file__).parent / ".screenshots"
 T = TypeVar("T")
 
 
@@ -83,6 +85,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             "--server.address=127.0.0.1",
             "--browser.gatherUsageStats=false",
             "--server.fileWatcherType=none",
+            "--client.toolbarMode=viewer",
         ],
         cwd=tmp_path,
         env=env,
@@ -202,6 +205,151 @@ def test_chat_cards_citations_feedback_and_inert_markup(
         "the thumb shown as chosen",
     )
 
-    shot = tmp_path / "chat.png"
-    browser.save_screenshot(str(shot))
-    assert shot.stat().st_size > 10_000
+    _shot(browser, "01-chat-cards-feedback")
+
+
+def _shot(browser: Any, name: str) -> Path:
+    SHOTS.mkdir(exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    browser.save_screenshot(str(path))
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def _body(browser: Any) -> str:
+    from selenium.webdriver.common.by import By
+
+    text: str = browser.find_element(By.TAG_NAME, "body").text
+    return text
+
+
+def _ask(browser: Any, question: str, done: str, timeout: float = 60.0) -> str:
+    """Type ``question`` into the chat and wait until the page shows ``done``."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = _wait_for(
+        lambda: browser.find_element(By.CSS_SELECTOR, "[data-testid='stChatInputTextArea']"),
+        "the chat input",
+    )
+    box.send_keys(question)
+    box.send_keys(Keys.ENTER)
+    return _wait_for(lambda: (t := _body(browser)) and done in t and t, repr(done), timeout)
+
+
+def _click_text(browser: Any, selector: str, text: str, what: str) -> None:
+    """Click the first element matching ``selector`` whose text contains ``text``."""
+    from selenium.webdriver.common.by import By
+
+    def find() -> Any:
+        found = [e for e in browser.find_elements(By.CSS_SELECTOR, selector) if text in e.text]
+        return found[0] if found else None
+
+    element = _wait_for(find, what)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+
+
+def _page(browser: Any, name: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    header = {"Chat": "Plan your Kubernetes platform"}.get(name, name)
+    _click_text(browser, "[data-testid='stSidebar'] label", name, f"the {name} page")
+    _wait_for(
+        lambda: any(header in h.text for h in browser.find_elements(By.CSS_SELECTOR, "h1, h2")),
+        f"the {name} page",
+    )
+
+
+def test_planning_workspace_follow_ups_scope_form_uploads_and_open_questions(
+    server: tuple[str, Path], browser: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, _ = server
+    browser.get(url)
+    _wait_for(lambda: "Try one of these" in _body(browser), "the example questions")
+    _shot(browser, "02-empty-chat-examples")
+
+    # A follow-up that states a new fact changes the facts and the plan, and says so.
+    page = _ask(
+        browser,
+        "Should we run our own control plane? We are on AWS.",
+        "Use a managed control plane",
+    )
+    assert "Hosting: aws (inferred)" in page
+    page = _ask(browser, "and if we have to run on-prem?", "Hosting changed from aws to on-prem")
+    assert "Removed: Use a managed control plane" in page
+    assert "Hosting: on-prem (inferred)" in page
+    _shot(browser, "03-follow-up-changes-hosting")
+
+    # Off-topic after the conversation set facts: still out of scope.
+    page = _ask(browser, "How do I bake sourdough bread at home?", "Out of scope.")
+    _shot(browser, "04-off-topic-after-facts")
+
+    # The form keeps a value the user set across a page switch, and re-plans with it.
+    size = _wait_for(
+        lambda: browser.find_element(
+            By.CSS_SELECTOR, "[data-testid='stSidebar'] [data-testid='stNumberInput'] input"
+        ),
+        "the team size input",
+    )
+    size.send_keys("\b\b\b\b7")
+    _click_text(browser, "[data-testid='stSidebar'] button", "Re-plan with this profile", "submit")
+    # The last question is out of scope: the facts are kept, that question is not re-asked.
+    _wait_for(lambda: "Facts saved" in _body(browser), "the facts-saved note")
+    assert "Re-planned" not in _body(browser)
+    _page(browser, "Knowledge base")
+    _page(browser, "Chat")
+    size = _wait_for(
+        lambda: browser.find_element(
+            By.CSS_SELECTOR, "[data-testid='stSidebar'] [data-testid='stNumberInput'] input"
+        ),
+        "the team size input after the page switch",
+    )
+    assert size.get_attribute("value") == "7"
+    assert "Platform team size: 7" in _body(browser)
+    chips = browser.find_element(By.CSS_SELECTOR, "[class*='st-key-chips']")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", chips)
+    _shot(browser, "05-form-kept-after-page-switch")
+
+    # An uploaded document is cited in the next chat answer.
+    _page(browser, "Knowledge base")
+    notes = tmp_path / "backup-notes.md"
+    notes.write_text(
+        "# Our etcd backup notes\n\nWe snapshot etcd members every hour into a separate "
+        "account and test restores monthly.\n"
+    )
+    upload = _wait_for(
+        lambda: browser.find_element(By.CSS_SELECTOR, "[data-testid='stFileUploader'] input"),
+        "the file uploader",
+    )
+    upload.send_keys(str(notes))
+    _wait_for(lambda: "backup-notes.md" in _body(browser), "the uploaded file listed")
+    _click_text(browser, "button", "Ingest uploaded files", "the ingest button")
+    _wait_for(lambda: "Ingested 1 of 1 files" in _body(browser), "the ingest report")
+    _shot(browser, "06-upload-ingested")
+    _page(browser, "Chat")
+    _click_text(browser, "[data-testid='stSidebar'] button", "New chat", "new chat")
+    _wait_for(lambda: "Try one of these" in _body(browser), "an empty chat")
+    _ask(
+        browser,
+        "How many etcd members should we run and how do we snapshot etcd?",
+        "From your documents",
+    )
+    _click_text(
+        browser, "[data-testid='stExpander'] summary", "Our etcd backup notes", "the upload"
+    )
+    _wait_for(lambda: "test restores monthly" in _body(browser), "the uploaded passage")
+    _shot(browser, "07-upload-cited-in-answer")
+
+    # An open question is answered by the user: a choice, then a re-plan with it.
+    _click_text(browser, "button", "What availability target", "the open question")
+    _click_text(browser, "[data-testid='stRadio'] label", "high", "the answer 'high'")
+    _click_text(browser, "button", "Use this answer and re-plan", "the answer button")
+    _wait_for(
+        lambda: "Availability target: high" in _body(browser)
+        and "Re-planned with the facts you set" in _body(browser),
+        "the plan re-planned with the answer",
+    )
+    _shot(browser, "08-open-question-answered")

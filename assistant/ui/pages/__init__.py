@@ -1,0 +1,1 @@
+"""The UI's pages: chat, knowledge base, feedback."""

@@ -1,0 +1,253 @@
+"""The chat page: fact chips, the conversation, asking and re-planning."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from ...errors import BackendUnavailableError, KubeplanError
+from ...export import escape_markdown as esc
+from ...export import plan_markdown
+from ...plan_diff import diff_plans
+from ...profile import extract_profile
+from ...schemas import PlanAnswer, PlanningProfile, Source, Turn
+from .. import logic
+from ..common import Ctx, callback, show_error
+from ..components import render_answer, render_superseded
+from ..state import (
+    answer_message,
+    explicit,
+    inferred,
+    last_answer,
+    messages,
+    plan_answers,
+    state,
+    superseded,
+    turns,
+)
+
+#: Most characters of a long question shown in the conversation (the whole is asked).
+SHOWN_QUESTION_CHARS = 600
+
+
+def produce(
+    ctx: Ctx, question: str, history: list[Turn], profile: PlanningProfile | None
+) -> tuple[PlanAnswer, list[Source]]:
+    """Ask through ``Assistant.stream``: the passages found show at once, then the answer
+    (an LLM's text streams while it writes). Returns the answer and every retrieved passage."""
+    slot = st.empty()
+    slot.caption("Searching the knowledge base…")  # at once: never an empty avatar
+    final: list[PlanAnswer] = []
+    retrieved: list[Source] = []
+    text = ""
+    for event in ctx.assistant.stream(
+        question,
+        history=history,
+        profile=profile,
+        backend=ctx.backend,
+        k=ctx.settings.top_k,
+        topic=ctx.topic,
+    ):
+        if event.kind == "sources":
+            retrieved = list(event.sources)
+            entries, _ = logic.merge_sources(retrieved)
+            with slot.container():
+                st.caption(f"Found {len(entries)} passages; composing the plan…")
+                st.markdown("\n".join(f"- {esc(e.label)}" for e in entries[:6]))
+        elif event.kind == "token" and ctx.backend == "llm":
+            text += event.text
+            slot.markdown(esc(text))
+        elif event.kind == "answer" and event.answer is not None:
+            final.append(event.answer)
+        elif event.kind == "error":
+            slot.empty()
+            raise BackendUnavailableError(event.text or "The LLM backend failed.")
+    slot.empty()
+    if not final:
+        raise BackendUnavailableError(
+            "The backend ended without an answer.", "try again, or use the grounded backend."
+        )
+    return final[0], retrieved
+
+
+def _set_pending(question: str) -> None:
+    state().pending = question
+
+
+def _confirm(name: str) -> None:
+    ss = state()
+    ss.explicit = logic.confirm_fact(explicit(), inferred(), name)
+
+
+def _remove(name: str) -> None:
+    ss = state()
+    ss.explicit = logic.without_fields(explicit(), [name])
+    ss.replan = True
+
+
+def render_chips(slot: DeltaGenerator) -> None:
+    """The facts in use; inferred ones can be confirmed (they become facts you set)."""
+    chips = logic.profile_chips(explicit(), inferred())
+    last = last_answer()
+    ruled_out = logic.ruled_out_chips(last) if last is not None else []
+    if not chips and not ruled_out:
+        return
+    with slot.container(horizontal=True, key="chips", gap="small"):
+        st.markdown("**Facts in use:**")
+        for chip in chips:
+            st.badge(esc(chip.text), color="gray" if chip.inferred else "blue")
+            if chip.inferred:
+                st.button(
+                    "",
+                    key=f"chip_ok_{chip.field}",
+                    icon=":material/check:",
+                    help=f"Confirm {chip.label.lower()}: send it with every question",
+                    on_click=callback(_confirm),
+                    args=(chip.field,),
+                    type="tertiary",
+                )
+            else:
+                st.button(
+                    "",
+                    key=f"chip_rm_{chip.field}",
+                    icon=":material/close:",
+                    help=f"Remove {chip.label.lower()} from the facts you set and re-plan",
+                    on_click=callback(_remove),
+                    args=(chip.field,),
+                    type="tertiary",
+                )
+        for chip in ruled_out:
+            st.badge(esc(chip.text), color="gray", icon=":material/block:")
+
+
+def ask_new(ctx: Ctx, question: str) -> None:
+    items = messages()
+    history = turns(items)
+    # What the user says now wins over a fact set earlier: those fields are left to the
+    # conversation (the engine reads them from this question).
+    sent = logic.explicit_to_send(explicit(), extract_profile(question))
+    state().explicit = sent
+    profile = None if sent.is_empty() else sent
+    with st.chat_message("user"):
+        st.markdown(esc(_shown_question(question)))
+    with st.chat_message("assistant"):
+        try:
+            answer, retrieved = produce(ctx, question, history, profile)
+        except KubeplanError as exc:
+            show_error(exc)
+            return
+        previous = last_answer()
+        changes: list[str] = []
+        diff = None
+        if previous is not None and previous.status == "answered":
+            changes = logic.profile_changes(answer, previous.profile)
+            if changes:
+                diff = diff_plans(previous, answer)
+        others = logic.other_documents(retrieved, [s.id for s in answer.sources])
+        message = answer_message(
+            answer, history, profile, diff=diff, changes=changes, others=others
+        )
+        items += [{"role": "user", "content": question}, message]
+        state().inferred = logic.inferred_profile(answer, sent)
+        render_answer(ctx, message)
+
+
+def replan(ctx: Ctx) -> None:
+    """Re-plan the last question with the facts the user set and record what changed."""
+    profile = explicit()
+    items = messages()
+    last_q = next((i for i in range(len(items) - 1, -1, -1) if items[i]["role"] == "user"), None)
+    if last_q is None:
+        st.toast("Facts saved; they apply to the next question.")
+        return
+    previous = last_answer()
+    if previous is not None and previous.status == "out_of_scope":
+        # Re-asking it with facts would read as planning context: it stays out of scope.
+        st.toast("Facts saved; they apply to the next question (the last one is out of scope).")
+        return
+    history = turns(items[:last_q])
+    sent = None if profile.is_empty() else profile
+    try:
+        answer, retrieved = produce(ctx, items[last_q]["content"], history, sent)
+    except KubeplanError as exc:
+        show_error(exc)
+        return
+    diff = diff_plans(previous, answer) if previous else None
+    changes = logic.profile_changes(answer, previous.profile if previous else None)
+    note = "Re-planned with the facts you set: " + logic.profile_text(profile)
+    others = logic.other_documents(retrieved, [s.id for s in answer.sources])
+    items.append(
+        answer_message(answer, history, sent, diff=diff, note=note, changes=changes, others=others)
+    )
+    state().inferred = logic.inferred_profile(answer, profile)
+
+
+def _shown_question(question: str) -> str:
+    if len(question) <= SHOWN_QUESTION_CHARS:
+        return question
+    return question[:SHOWN_QUESTION_CHARS].rstrip() + f"… ({len(question):,} characters)"
+
+
+def _examples() -> None:
+    st.caption(
+        "Ask about managed or self-managed clusters, sizing, spot nodes, hosting, Windows, "
+        "GPU or Arm nodes, edge, registries, secrets, availability, tenancy, networking, "
+        "access, GitOps, observability or security. Answers cite the knowledge base."
+    )
+    st.markdown("**Try one of these:**")
+    with st.container(horizontal=True, key="examples"):
+        for i, example in enumerate(logic.EXAMPLE_QUESTIONS):
+            st.button(
+                esc(example),
+                key=f"example_{i}",
+                on_click=callback(_set_pending),
+                args=(example,),
+            )
+
+
+def chat_page(ctx: Ctx) -> None:
+    st.header("Plan your Kubernetes platform")
+    ss = state()
+    if ss.replan:
+        ss.replan = False
+        replan(ctx)
+    # Filled last: the facts are those of the answer given in this run.
+    chips_slot = st.container()
+    examples_slot = st.empty()
+    items = messages()
+    for i, message in enumerate(items):
+        if message["role"] == "user":
+            with st.chat_message("user"):
+                st.markdown(esc(_shown_question(message["content"])))
+        else:
+            with st.chat_message("assistant"):
+                if superseded(items, i):
+                    render_superseded(message)
+                else:
+                    render_answer(ctx, message)
+    limit = logic.max_question_chars(ctx.settings)
+    # One character over the limit: a longer paste arrives cut there, and the message below
+    # says what the limit is instead of a question silently cut short.
+    typed = st.chat_input("Ask a planning question", key="question", max_chars=limit + 1)
+    question = typed or ss.pending
+    ss.pending = None
+    if question:
+        problem = logic.question_problem(question, limit)
+        if problem:
+            st.warning(esc(problem))
+        else:
+            ask_new(ctx, question.strip())
+    render_chips(chips_slot)
+    if not messages():
+        with examples_slot.container():
+            _examples()
+    answers = plan_answers()
+    if answers:
+        st.download_button(
+            "Download the plan (Markdown)",
+            data=plan_markdown(answers, logic.used_profile(explicit(), inferred())),
+            file_name="kubeplan-plan.md",
+            mime="text/markdown",
+            key="plan_download",
+            on_click="ignore",
+        )
