@@ -22,7 +22,6 @@ from assistant.config import Settings
 from assistant.evaluation.cases import parse_cases
 from assistant.export import escape_markdown
 from assistant.feedback import FeedbackStore
-from assistant.schemas import PlanningProfile
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app.py"
@@ -231,26 +230,6 @@ def test_the_form_is_filled_from_the_conversation(data_dir: Path) -> None:
     at = ask(start(), CONTROL_PLANE_QUESTION + " We are on AWS with a small team of 3 engineers.")
     assert at.sidebar.multiselect(key="pf_hosting").value == ["aws"]
     assert at.sidebar.number_input(key="pf_team_size").value == 3
-
-
-def test_a_follow_up_changes_what_the_conversation_said(data_dir: Path) -> None:
-    """The form shows the inferred profile but does not send it back as explicit, so a
-    follow-up can still change hosting; what changed is said under the answer."""
-    at = ask(start(), CONTROL_PLANE_QUESTION + " We run on Azure.")
-    assert at.sidebar.multiselect(key="pf_hosting").value == ["azure"]
-    ask(at, "and if we have to run on-prem?")
-    assert at.session_state["profile"].hosting == ["on-prem"]
-    assert at.sidebar.multiselect(key="pf_hosting").value == ["on-prem"]
-    assert at.session_state["explicit_profile"].is_empty()
-    changed = escape_markdown("Hosting changed from azure to on-prem")
-    assert any(changed in c.value for c in at.caption)
-    # A field edited in the form is explicit from then on and wins over later turns.
-    at.sidebar.selectbox(key="pf_availability").set_value("high")
-    next(b for b in at.sidebar.button if b.label == "Re-plan with this profile").click().run()
-    assert at.session_state["explicit_profile"] == PlanningProfile(availability="high")
-    ask(at, "and what if we run it on GKE? Best effort is fine.")
-    assert at.session_state["profile"].hosting == ["gcp"]
-    assert at.session_state["profile"].availability == "high"
 
 
 def test_sidebar_top_k_and_topic_filter_shape_the_answer(data_dir: Path) -> None:
