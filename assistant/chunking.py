@@ -6,6 +6,9 @@ model never truncates a chunk silently.
 
 A section is split into paragraphs, an oversized paragraph into lines, then sentences,
 then words (and a monstrous word into characters); the pieces are packed greedily.
+A run without whitespace longer than ``MAX_WORD_CHARS`` is first broken with spaces:
+WordPiece reads such a run as one unknown token, so it would count (and embed) as
+next to nothing however long it is.
 Consecutive chunks of one section share up to ``overlap`` tokens of words, a fragment
 under ``min_tokens`` is merged into its neighbour when it fits, and a section that small
 is folded into its first subsection.
@@ -28,6 +31,17 @@ _SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
 #: A heading path longer than this share of the budget is shortened in the prefix.
 _PREFIX_SHARE = 0.4
+#: BERT's WordPiece gives up on words longer than 100 characters (one [UNK] token).
+MAX_WORD_CHARS = 100
+_LONG_RUN = re.compile(r"\S{" + str(MAX_WORD_CHARS + 1) + ",}")
+
+
+def break_long_runs(text: str, limit: int = MAX_WORD_CHARS) -> str:
+    """``text`` with every whitespace-free run over ``limit`` characters cut by spaces."""
+    return _LONG_RUN.sub(
+        lambda m: " ".join(m.group(0)[i : i + limit] for i in range(0, len(m.group(0)), limit)),
+        text,
+    )
 
 
 def context_prefix(title: str, heading_path: list[str]) -> str:
@@ -72,9 +86,10 @@ def chunk_document(
     source = source_key(doc.root, doc.path)
     ordinals: dict[str, int] = {}
     chunks: list[Chunk] = []
+    title = fit_title(doc.title, count_tokens, max_tokens)
     for section in merge_tiny_sections(doc.sections, count_tokens, min_tokens):
-        headings = _fit_headings(doc.title, section.heading_path, count_tokens, max_tokens)
-        prefix = context_prefix(doc.title, headings)
+        headings = _fit_headings(title, section.heading_path, count_tokens, max_tokens)
+        prefix = context_prefix(title, headings)
         budget = max_tokens - count_tokens(prefix)
         decisions = _decisions_for(doc, section.heading_path)
         key = _HEADING_SEP.join(section.heading_path)
@@ -94,7 +109,7 @@ def chunk_document(
                     collection=collection,
                     path=doc.path,
                     root=doc.root,
-                    title=doc.title,
+                    title=title,
                     heading_path=headings,
                     ordinal=ordinal,
                     content_hash=content_hash,
@@ -145,6 +160,38 @@ def _decisions_for(doc: LoadedDocument, heading_path: list[str]) -> list[str]:
     return list(doc.decision_ids)
 
 
+def _shorten(text: str, fits: Callable[[str], bool]) -> str:
+    """The longest word-prefix of ``text`` (then character prefix) that ``fits``."""
+    if fits(text):
+        return text
+    words = text.split()
+    lo, hi = 0, len(words)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(" ".join(words[:mid]) + "\u2026"):
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo:
+        return " ".join(words[:lo]) + "\u2026"
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(text[:mid] + "\u2026"):
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo] + "\u2026" if lo else ""
+
+
+def fit_title(title: str, count_tokens: CountTokens, max_tokens: int) -> str:
+    """``title`` shortened (by words, then characters) to leave room for the passage: a
+    long title never fails its file."""
+    limit = int(max_tokens * _PREFIX_SHARE)
+    title = break_long_runs(" ".join(title.split()))
+    return _shorten(title, lambda t: count_tokens(context_prefix(t, [])) <= limit)
+
+
 def _fit_headings(
     title: str, headings: list[str], count_tokens: CountTokens, max_tokens: int
 ) -> list[str]:
@@ -157,8 +204,6 @@ def _fit_headings(
         else:
             words = fitted[0].split()
             fitted = [" ".join(words[: len(words) // 2])] if len(words) > 1 else []
-    if count_tokens(context_prefix(title, fitted)) > limit:
-        raise ValueError(f"title {title[:60]!r} alone exceeds the chunk budget")
     return fitted
 
 
@@ -173,7 +218,7 @@ def split_text(
     if budget < 8:
         raise ValueError(f"chunk budget of {budget} tokens is too small")
     overlap = max(0, min(overlap, budget // 4))
-    pieces = _pieces(text.strip(), count_tokens, budget - overlap)
+    pieces = _pieces(break_long_runs(text.strip()), count_tokens, budget - overlap)
     if not pieces:
         return []
     groups = _pack(pieces, budget - overlap)

@@ -57,6 +57,10 @@ class CollectionNotFoundError(StoreError):
     """The collection asked for does not exist (nothing was ingested into it)."""
 
 
+class AnswerTimeoutError(KubeplanError):
+    """Answering a question took longer than its time budget."""
+
+
 class BackendError(KubeplanError):
     """An answer backend cannot be used (unknown name, missing key, server down)."""
 
@@ -66,6 +70,7 @@ class BackendUnavailableError(BackendError):
 
 
 __all__ = [
+    "AnswerTimeoutError",
     "BackendError",
     "BackendUnavailableError",
     "CollectionNotFoundError",

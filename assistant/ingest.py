@@ -26,10 +26,12 @@ from .chunking import chunk_document, embedding_text, source_key
 from .config import Settings
 from .embedding import Embedder
 from .errors import InputError, KubeplanError, StoreLockedError
-from .loading import FoundFile, SkippedFile, parse_file, read_file, walk
+from .loading import FoundFile, SkippedFile, parse_file, read_file, safe_name, walk
 from .loading import file_hash as hash_bytes
+from .redaction import redact_document
 from .schemas import Chunk, CollectionStats, FileIssue, IngestReport
 from .store import VectorStore, check_embedder
+from .untrusted import instruction_flags
 
 MANIFEST_VERSION = 1
 
@@ -209,7 +211,7 @@ def run_ingest(
     roots += sorted({f.root.as_posix() for f in found.files} - set(roots))
     report = IngestReport(
         collection=name,
-        roots=roots,
+        roots=[safe_name(r) for r in roots],
         files_skipped=list(found.skipped),
         rebuilt=rebuild,
     )
@@ -294,7 +296,10 @@ def _ingest_file(
         new_manifest[source] = known
         return
     try:
-        doc = parse_file(item, data, corpus_dir=settings.corpus_dir)
+        doc = parse_file(
+            item, data, corpus_dir=settings.corpus_dir, timeout=settings.parse_timeout
+        )
+        doc, redactions = redact_document(doc) if settings.redact_secrets else (doc, 0)
         chunks = chunk_document(
             doc,
             collection=run.collection,
@@ -302,6 +307,7 @@ def _ingest_file(
             max_tokens=budget,
             overlap=settings.chunk_overlap,
         )
+        chunks = [flag_chunk(c) for c in chunks]
     except SkippedFile as exc:
         report.files_skipped.append(FileIssue(path=item.rel, reason=exc.problem))
         _keep(source, old, manifest, new_manifest)
@@ -311,11 +317,30 @@ def _ingest_file(
         report.files_failed.append(FileIssue(path=item.rel, reason=exc.problem))
         _keep(source, old, manifest, new_manifest)
         return
-    except (ValueError, OSError) as exc:
-        report.files_failed.append(FileIssue(path=item.rel, reason=f"{type(exc).__name__}: {exc}"))
+    except Exception as exc:
+        # A parser bug or a file built to break one: report it, keep the old chunks.
+        reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+        report.files_failed.append(FileIssue(path=item.rel, reason=reason))
         _keep(source, old, manifest, new_manifest)
         return
     report.warnings.extend(FileIssue(path=item.rel, reason=w) for w in doc.warnings)
+    if redactions:
+        report.secrets_redacted += redactions
+        report.warnings.append(
+            FileIssue(
+                path=item.rel,
+                reason=f"{redactions} credential(s) redacted before storing (detect-secrets)",
+            )
+        )
+    flagged = sum(1 for c in chunks if c.flags)
+    if flagged:
+        report.chunks_flagged += flagged
+        report.warnings.append(
+            FileIssue(
+                path=item.rel,
+                reason=f"{flagged} passage(s) contain instruction-like text (flagged)",
+            )
+        )
     expected = {c.id: c for c in chunks}
     new_ids = [i for i in expected if i not in old]
     stale = old - expected.keys()
@@ -335,6 +360,14 @@ def _ingest_file(
         run.delete(sorted(stale))
         return
     run.pending.extend((expected[i], work) for i in new_ids)
+
+
+def flag_chunk(chunk: Chunk) -> Chunk:
+    """``chunk`` with its flags: what it says is checked along with its title and headings.
+    The flags follow from the text, which the content hash covers, so ids stay stable."""
+    text = "\n".join([chunk.title, *chunk.heading_path, chunk.text])
+    flags = instruction_flags(text)
+    return chunk.model_copy(update={"flags": flags}) if flags else chunk
 
 
 def _keep(

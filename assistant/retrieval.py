@@ -54,6 +54,7 @@ def to_source(chunk: Chunk, score: float) -> Source:
         score=round(score, 6),
         topic=chunk.topic,
         decision_ids=list(chunk.decision_ids),
+        flags=list(chunk.flags),
     )
 
 

@@ -151,6 +151,11 @@ class Chunk(Strict):
         "document's decisions).",
     )
     tokens: int = 0
+    flags: list[str] = Field(
+        default_factory=list,
+        description="Warnings about the passage, e.g. 'instruction-like' (it addresses an "
+        "assistant with orders).",
+    )
 
 
 class ScoredChunk(Strict):
@@ -183,6 +188,12 @@ class IngestReport(Strict):
     chunks_unchanged: int = 0
     chunks_deleted: int = 0
     chunks_embedded: int = 0
+    secrets_redacted: int = Field(
+        default=0, description="Credentials replaced by [REDACTED ...] before storing."
+    )
+    chunks_flagged: int = Field(
+        default=0, description="Passages stored with the 'instruction-like' flag."
+    )
     seconds: float = 0.0
     rebuilt: bool = False
 
@@ -221,6 +232,11 @@ class Source(Strict):
     topic: str | None = Field(default=None, description="Topic of the document, when known.")
     decision_ids: list[str] = Field(
         default_factory=list, description="Catalogue decisions the passage explains."
+    )
+    flags: list[str] = Field(
+        default_factory=list,
+        description="Warnings about the passage: 'instruction-like' when it reads like "
+        "orders to an assistant (treat it with suspicion).",
     )
 
 
@@ -308,6 +324,11 @@ class AnswerMeta(Strict):
         default_factory=list, description="Recommendations dropped by validation, with reasons."
     )
     model: str | None = Field(default=None, description="provider:model of an LLM backend.")
+    withheld: list[str] = Field(
+        default_factory=list,
+        description="Retrieved passages kept from the backend because they read like "
+        "instructions to an assistant (flag 'instruction-like'), as 'path: section'.",
+    )
 
 
 class PlanAnswer(Strict):
