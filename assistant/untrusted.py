@@ -33,6 +33,13 @@ def strip_invisible(text: str) -> str:
     return _INVISIBLE.sub("", text)
 
 
+def strip_images(text: str) -> str:
+    """``text`` without Markdown images or ``<img>`` tags (their alt text stays): a client
+    that renders one fetches its URL, and with it whatever the URL carries."""
+    text = _IMAGE.sub(lambda m: m.group(1), text)
+    return re.sub(r"<img\b[^>]*>?", " ", text, flags=re.IGNORECASE)
+
+
 def flatten(text: str, limit: int | None = None) -> str:
     """``text`` as inert data on one line: invisible characters, control characters,
     Markdown headings, images, links (their targets), code fences and role tags removed,
@@ -94,5 +101,6 @@ __all__ = [
     "clean_question",
     "flatten",
     "instruction_flags",
+    "strip_images",
     "strip_invisible",
 ]
