@@ -32,7 +32,7 @@ from assistant.export import (
 )
 from assistant.export import escape_markdown as esc
 from assistant.feedback import FeedbackStore, draft_eval_case_yaml
-from assistant.ingest import IngestProgress
+from assistant.ingest import IngestProgress, check_ingest_folder
 from assistant.plan_diff import PlanDiff, diff_plans
 from assistant.schemas import TOPICS, Decision, IngestReport, Recommendation, Source
 
@@ -570,7 +570,11 @@ def _chat_page(ctx: Ctx) -> None:
         else:
             with st.chat_message("assistant"):
                 _render_answer(ctx, message)
-    typed = st.chat_input("Ask a planning question", key="question")
+    # One character over the limit: a longer paste arrives cut there, and the assistant's
+    # InputError says what the limit is instead of a question silently cut short.
+    typed = st.chat_input(
+        "Ask a planning question", key="question", max_chars=ctx.settings.max_question_chars + 1
+    )
     question = typed or ss.pending
     ss.pending = None
     if question and question.strip():
@@ -604,7 +608,8 @@ def _kb_page(ctx: Ctx) -> None:
         cols[1].metric("Chunks", stats.chunks)
         cols[2].metric("Topics", len(stats.topics))
         last = stats.last_ingest.strftime("%Y-%m-%d %H:%M %Z") if stats.last_ingest else "never"
-        st.caption(f"Last ingest: {esc(last.strip())}. Stored at {esc(stats.location)}.")
+        # No server path here: whoever opens the page learns nothing about the host.
+        st.caption(f"Last ingest: {esc(last.strip())}.")
         if stats.topics:
             st.dataframe(
                 [{"topic": t, "chunks": n} for t, n in sorted(stats.topics.items())],
@@ -687,13 +692,13 @@ def _ingest_section(ctx: Ctx) -> None:
     )
     go_upload = st.button("Ingest uploaded files", key="ingest_upload_go", disabled=not uploads)
     if go_folder:
-        path = Path(folder.strip()).expanduser()
         if not folder.strip():
             _show_error(InputError("No folder given.", "type the path of a folder on the server."))
             return
-        _run_ingest(ctx, [path])
+        # Only folders under KUBEPLAN_INGEST_ROOTS: the page must not read /etc or $HOME.
+        _run_ingest(ctx, [check_ingest_folder(folder.strip(), settings)])
     elif go_upload and uploads:
-        target = settings.data_dir / "uploads" / settings.collection
+        target = settings.upload_dir / _upload_name(settings.collection)
         target.mkdir(parents=True, exist_ok=True)
         too_big = [u.name for u in uploads if u.size > settings.max_file_bytes]
         for name in too_big:
@@ -797,8 +802,45 @@ def _feedback_page(ctx: Ctx) -> None:
 # --------------------------------------------------------------------------- main
 
 
+def _auth_providers() -> list[str | None] | None:
+    """The sign-in providers of ``[auth]`` in .streamlit/secrets.toml; None when there is
+    no such section (local use: no sign-in). ``[None]`` is the single unnamed provider."""
+    try:
+        if "auth" not in st.secrets:
+            return None
+        auth = st.secrets["auth"]
+    except Exception:  # no secrets.toml at all
+        return None
+    if "client_id" in auth:
+        return [None]
+    return [name for name in auth if hasattr(auth[name], "keys") and "client_id" in auth[name]]
+
+
+def _signed_in() -> bool:
+    """Gate the app behind Streamlit's OIDC sign-in when ``[auth]`` is configured."""
+    providers = _auth_providers()
+    if providers is None:
+        return True
+    if st.user.get("is_logged_in"):
+        name = st.user.get("name") or st.user.get("email") or "signed in"
+        st.sidebar.caption(f"Signed in as {esc(str(name))}")
+        st.sidebar.button("Sign out", on_click=st.logout, key="sign_out")
+        return True
+    st.header("kubeplan")
+    st.write("Sign in to plan your Kubernetes platform.")
+    if not providers:
+        st.error("Sign-in is configured without a provider (client_id) in [auth].")
+    for provider in providers:
+        label = f"Sign in with {provider}" if provider else "Sign in"
+        st.button(label, key=f"sign_in_{provider}", on_click=st.login,
+                  args=(provider,) if provider else ())
+    return False
+
+
 def main() -> None:
     st.set_page_config(page_title="kubeplan", page_icon="☸", layout="wide")
+    if not _signed_in():
+        return
     _state()
     _guarded(_app)
 

@@ -26,10 +26,19 @@ from .chunking import chunk_document, embedding_text, source_key
 from .config import Settings
 from .embedding import Embedder
 from .errors import InputError, KubeplanError, StoreLockedError
-from .loading import FoundFile, SkippedFile, parse_file, read_file, safe_name, walk
+from .loading import (
+    FoundFile,
+    ParseTimeout,
+    SkippedFile,
+    parse_file,
+    read_file,
+    safe_name,
+    time_limit,
+    walk,
+)
 from .loading import file_hash as hash_bytes
 from .redaction import redact_document
-from .schemas import Chunk, CollectionStats, FileIssue, IngestReport
+from .schemas import Chunk, CollectionStats, FileIssue, IngestReport, LoadedDocument
 from .store import VectorStore, check_embedder
 from .untrusted import instruction_flags
 
@@ -299,7 +308,7 @@ def _ingest_file(
         doc = parse_file(
             item, data, corpus_dir=settings.corpus_dir, timeout=settings.parse_timeout
         )
-        doc, redactions = redact_document(doc) if settings.redact_secrets else (doc, 0)
+        doc, redactions = _redact(doc, settings)
         chunks = chunk_document(
             doc,
             collection=run.collection,
@@ -360,6 +369,22 @@ def _ingest_file(
         run.delete(sorted(stale))
         return
     run.pending.extend((expected[i], work) for i in new_ids)
+
+
+def _redact(doc: LoadedDocument, settings: Settings) -> tuple[LoadedDocument, int]:
+    """Credentials redacted, within the file's time limit: a file that cannot be scanned
+    in time is skipped rather than stored unscanned."""
+    if not settings.redact_secrets:
+        return doc, 0
+    try:
+        with time_limit(settings.parse_timeout):
+            return redact_document(doc)
+    except ParseTimeout:
+        raise SkippedFile(
+            f"scanning for credentials took longer than the {settings.parse_timeout:g}-second "
+            "limit",
+            "raise KUBEPLAN_PARSE_TIMEOUT if the file is a real document.",
+        ) from None
 
 
 def flag_chunk(chunk: Chunk) -> Chunk:
@@ -457,6 +482,23 @@ def ingest(
             exclude=exclude,
             progress=progress,
         )
+
+
+def check_ingest_folder(folder: Path | str, settings: Settings) -> Path:
+    """``folder`` resolved, if it lies under one of the roots a server may ingest from
+    (``settings.allowed_ingest_roots()``); ``InputError`` otherwise. Symbolic links are
+    resolved first, so a link inside a root cannot point the server elsewhere. The message
+    names no server path: it is shown to whoever uses the UI."""
+    resolved = Path(folder).expanduser().resolve()
+    for root in settings.allowed_ingest_roots():
+        if resolved == root or root in resolved.parents:
+            return resolved
+    raise InputError(
+        "this server only ingests folders under its configured ingest roots, and that "
+        "folder is not under one.",
+        "upload the files instead, or ask the operator to add the folder to "
+        "KUBEPLAN_INGEST_ROOTS (comma-separated folders).",
+    )
 
 
 def collection_stats(store: VectorStore, collection: str) -> CollectionStats:

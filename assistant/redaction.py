@@ -63,12 +63,19 @@ _PEM_BLOCK = re.compile(
     r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
     re.DOTALL,
 )
+# Bounded repeats throughout: an unbounded [\w]* around the keyword backtracks
+# quadratically on a long run of letters (8 KB took 18 s).
 _ASSIGNMENT = re.compile(
-    r"(?P<key>[\w.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_-]?key|access[_-]?key|"
-    r"private[_-]?key|client[_-]?key|credential|auth|key-data|certificate-data)[\w.\-]*)"
-    r"[\"']?\s*[:=]\s*[\"']?(?P<value>[A-Za-z0-9+/=_\-.~]{16,})",
+    r"(?<![\w.\-])(?P<key>[\w.\-]{0,40}?(?:secret|token|passw(?:or)?d|pwd|api[_-]?key|"
+    r"access[_-]?key|private[_-]?key|client[_-]?key|credential|auth|key-data|"
+    r"certificate-data)[\w.\-]{0,40}?)"
+    r"[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?(?P<value>[A-Za-z0-9+/=_\-.~]{16,4096})",
     re.IGNORECASE,
 )
+#: detect-secrets reads a long line in windows of this many characters (overlapping by
+#: ``_OVERLAP``): its filters cost time quadratic in the line's length.
+_WINDOW = 2000
+_OVERLAP = 200
 #: Bits per character above which a credential-named value counts as random, the
 #: limit detect-secrets uses for hex strings (base64-like values score higher).
 _ENTROPY_LIMIT = 3.0
@@ -102,17 +109,45 @@ def _scanner() -> Iterator[Any]:
         yield scan_line
 
 
+#: What a window of a long line must contain to be worth detect-secrets' time (its
+#: plugins' own prefixes and keywords). A short line is always scanned whole.
+_HINT = re.compile(
+    r"(?i:key|secret|token|passw|pwd|auth|credential|private|bearer|discord|twilio|ibm|"
+    r"softlayer|cloudant|mailchimp|telegram)|AKIA|ASIA|A3T|AGPA|AIDA|AROA|gh[pousr]_|glpat|"
+    r"xox[abposr]|sk_live|rk_live|sk-|npm_|pypi-|eyJ|://[^/\s]+@|SG\.|sq0|-us\d|:AA|AKC|"
+    r"\bAP[0-9A-F]|\bAC[a-z0-9]{32}|\bSK[a-z0-9]{32}"
+)
+_SHORT_LINE = 2000
+
+
+def _windows(line: str) -> Iterator[str]:
+    if len(line) <= _SHORT_LINE:
+        yield line
+        return
+    for start in range(0, len(line), _WINDOW - _OVERLAP):
+        window = line[start : start + _WINDOW]
+        if _HINT.search(window):
+            yield window
+
+
 def _line_secrets(line: str, scan_line: Any) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for window in _windows(line):
+        found += _window_secrets(window, scan_line)
+    for match in _ASSIGNMENT.finditer(line):
+        value = match.group("value")
+        if shannon_entropy(value) >= _ENTROPY_LIMIT and not value.isalpha():
+            found.append(("credential", value))
+    return found
+
+
+def _window_secrets(line: str, scan_line: Any) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for secret in scan_line(line):
         value = secret.secret_value or ""
         if secret.type == "Private Key" or len(value) < 6:
             continue  # PEM blocks are handled whole; tiny matches are plugin noise
         found.append((secret.type, value))
-    for match in _ASSIGNMENT.finditer(line):
-        value = match.group("value")
-        if shannon_entropy(value) >= _ENTROPY_LIMIT and not value.isalpha():
-            found.append(("credential", value))
     return found
 
 

@@ -34,10 +34,10 @@ def strip_invisible(text: str) -> str:
 
 
 def strip_images(text: str) -> str:
-    """``text`` without Markdown images or ``<img>`` tags (their alt text stays): a client
-    that renders one fetches its URL, and with it whatever the URL carries."""
-    text = _IMAGE.sub(lambda m: m.group(1), text)
-    return re.sub(r"<img\b[^>]*>?", " ", text, flags=re.IGNORECASE)
+    """``text`` without Markdown images (their alt text stays): a client that renders
+    Markdown fetches the URL, and with it whatever the URL carries. (HTML stays as text:
+    every interface shows passages as text, never as HTML.)"""
+    return _IMAGE.sub(lambda m: m.group(1), text)
 
 
 def flatten(text: str, limit: int | None = None) -> str:
