@@ -38,10 +38,12 @@ _LONG_RUN = re.compile(r"\S{" + str(MAX_WORD_CHARS + 1) + ",}")
 
 def break_long_runs(text: str, limit: int = MAX_WORD_CHARS) -> str:
     """``text`` with every whitespace-free run over ``limit`` characters cut by spaces."""
-    return _LONG_RUN.sub(
-        lambda m: " ".join(m.group(0)[i : i + limit] for i in range(0, len(m.group(0)), limit)),
-        text,
-    )
+
+    def cut(match: re.Match[str]) -> str:
+        run = match.group(0)  # once: each call copies the whole run
+        return " ".join(run[i : i + limit] for i in range(0, len(run), limit))
+
+    return _LONG_RUN.sub(cut, text)
 
 
 def context_prefix(title: str, heading_path: list[str]) -> str:
@@ -267,12 +269,53 @@ def _split_unit(
     parts = [p for p in pattern.split(text) if p.strip()]
     if len(parts) <= 1:
         return _split_unit(text, joiner, count_tokens, budget, level + 1)
+    if level == len(_LEVELS) - 1 and len(parts) > _MANY_WORDS:
+        return _pack_words(parts, joiner, count_tokens, budget, level)
     out: list[_Piece] = []
     for j, part in enumerate(parts):
         out.extend(
             _split_unit(part.strip() if level else part, joiner if j == 0 else inner,
                         count_tokens, budget, level + 1)
         )
+    return out
+
+
+#: Above this many words in one unit, words are packed by searching prefix lengths instead
+#: of being counted one by one (a megabyte line of short words is half a million counts).
+_MANY_WORDS = 256
+
+
+def _pack_words(
+    words: list[str], joiner: str, count_tokens: CountTokens, budget: int, level: int
+) -> list[_Piece]:
+    """Consecutive words joined into pieces of at most ``budget`` tokens: for each piece,
+    the longest run of words that fits, found by doubling then bisecting its length."""
+    out: list[_Piece] = []
+    i, n = 0, len(words)
+
+    def fits(k: int) -> bool:
+        return count_tokens(" ".join(words[i : i + k])) <= budget
+
+    while i < n:
+        first = joiner if not out else " "
+        if not fits(1):
+            out.extend(_split_unit(words[i], first, count_tokens, budget, level + 1))
+            i += 1
+            continue
+        good, step = 1, 1
+        while i + good < n and fits(min(good + step, n - i)):
+            good = min(good + step, n - i)
+            step *= 2
+        bad = min(good + step, n - i + 1)
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            if fits(mid):
+                good = mid
+            else:
+                bad = mid
+        piece = " ".join(words[i : i + good])
+        out.append(_Piece(piece, count_tokens(piece), first))
+        i += good
     return out
 
 

@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     parse_timeout: float = Field(
         default=20.0,
         ge=0,
-        description="Seconds one file may take to parse before it is skipped; 0: no limit.",
+        description="Seconds one file may take to parse, scan for credentials and chunk "
+        "before it is skipped; 0: no limit.",
     )
     redact_secrets: bool = Field(
         default=True,

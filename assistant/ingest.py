@@ -38,7 +38,7 @@ from .loading import (
 )
 from .loading import file_hash as hash_bytes
 from .redaction import redact_document
-from .schemas import Chunk, CollectionStats, FileIssue, IngestReport, LoadedDocument
+from .schemas import Chunk, CollectionStats, FileIssue, IngestReport
 from .store import VectorStore, check_embedder
 from .untrusted import instruction_flags
 
@@ -305,18 +305,32 @@ def _ingest_file(
         new_manifest[source] = known
         return
     try:
-        doc = parse_file(
-            item, data, corpus_dir=settings.corpus_dir, timeout=settings.parse_timeout
+        # One time limit for all the work on the file: parsing, the credential scan and
+        # chunking (a hostile file can make any of them slow).
+        with time_limit(settings.parse_timeout):
+            doc = parse_file(item, data, corpus_dir=settings.corpus_dir)
+            doc, redactions = (
+                redact_document(doc) if settings.redact_secrets else (doc, 0)
+            )
+            chunks = chunk_document(
+                doc,
+                collection=run.collection,
+                count_tokens=run.embedder.count_tokens,
+                max_tokens=budget,
+                overlap=settings.chunk_overlap,
+            )
+            chunks = [flag_chunk(c) for c in chunks]
+    except ParseTimeout:
+        report.files_skipped.append(
+            FileIssue(
+                path=item.rel,
+                reason=f"parsing, scanning for credentials and chunking took longer than the "
+                f"{settings.parse_timeout:g}-second limit (raise KUBEPLAN_PARSE_TIMEOUT if it "
+                "is a real document)",
+            )
         )
-        doc, redactions = _redact(doc, settings)
-        chunks = chunk_document(
-            doc,
-            collection=run.collection,
-            count_tokens=run.embedder.count_tokens,
-            max_tokens=budget,
-            overlap=settings.chunk_overlap,
-        )
-        chunks = [flag_chunk(c) for c in chunks]
+        _keep(source, old, manifest, new_manifest)
+        return
     except SkippedFile as exc:
         report.files_skipped.append(FileIssue(path=item.rel, reason=exc.problem))
         _keep(source, old, manifest, new_manifest)
@@ -369,22 +383,6 @@ def _ingest_file(
         run.delete(sorted(stale))
         return
     run.pending.extend((expected[i], work) for i in new_ids)
-
-
-def _redact(doc: LoadedDocument, settings: Settings) -> tuple[LoadedDocument, int]:
-    """Credentials redacted, within the file's time limit: a file that cannot be scanned
-    in time is skipped rather than stored unscanned."""
-    if not settings.redact_secrets:
-        return doc, 0
-    try:
-        with time_limit(settings.parse_timeout):
-            return redact_document(doc)
-    except ParseTimeout:
-        raise SkippedFile(
-            f"scanning for credentials took longer than the {settings.parse_timeout:g}-second "
-            "limit",
-            "raise KUBEPLAN_PARSE_TIMEOUT if the file is a real document.",
-        ) from None
 
 
 def flag_chunk(chunk: Chunk) -> Chunk:

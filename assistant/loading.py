@@ -95,7 +95,30 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     return {}, text
 
 
+def flow_depth(text: str) -> int:
+    """Deepest nesting of YAML/TOML flow brackets (``[`` ``{``) outside quotes."""
+    depth = deepest = 0
+    quote = ""
+    for c in text:
+        if quote:
+            if c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        elif c == "\n":
+            quote = ""
+    return deepest
+
+
 def _parse_yaml(head: str) -> dict[str, Any]:
+    # PyYAML's scanner is quadratic in flow nesting (5,000 "[" took 4 s): refuse first.
+    if flow_depth(head) > MAX_YAML_DEPTH:
+        raise ValueError(f"front matter nests deeper than {MAX_YAML_DEPTH} levels")
     try:
         data = load_yaml_bounded(head)
     except yaml.YAMLError as exc:
@@ -106,6 +129,8 @@ def _parse_yaml(head: str) -> dict[str, Any]:
 
 
 def _parse_toml(head: str) -> dict[str, Any]:
+    if flow_depth(head) > MAX_YAML_DEPTH:
+        raise ValueError(f"front matter nests deeper than {MAX_YAML_DEPTH} levels")
     try:
         return tomllib.loads(head)
     except tomllib.TOMLDecodeError as exc:
@@ -419,6 +444,8 @@ def parse_file(
         with time_limit(timeout):
             return _parse_file(found, data, corpus_dir)
     except ParseTimeout:
+        if not timeout:
+            raise  # an enclosing time limit expired: it reports the file
         raise SkippedFile(
             f"parsing took longer than the {timeout:g}-second limit",
             "raise KUBEPLAN_PARSE_TIMEOUT if the file is a real document.",
@@ -668,7 +695,8 @@ _HEADING_NAMES = {
     "options": "Options",
     "seealso": "See also",
 }
-_SHORTCODE = re.compile(r"\{\{([<%])\s*(/?)\s*([\w.-]+)([^}]*?)\s*[>%]\}\}", re.DOTALL)
+# Arguments never contain "{": without that bound, "{{< {{< ..." is quadratic.
+_SHORTCODE = re.compile(r"\{\{([<%])\s*(/?)\s*([\w.-]+)([^{}]*?)\s*[>%]\}\}", re.DOTALL)
 _ATTR = re.compile(r'(\w[\w-]*)\s*=\s*"([^"]*)"')
 _CALLOUTS = {"note", "caution", "warning", "tip", "important"}
 
@@ -699,7 +727,7 @@ def reduce_shortcode(match: re.Match[str]) -> str:
 
 
 def _md_reduce(body: str) -> str:
-    body = re.sub(r"<!--.*?-->", "", body, flags=re.DOTALL)
+    body = strip_comments(body)
     body = _SHORTCODE.sub(reduce_shortcode, body)
     body = _admonitions(body)
     body = re.sub(r"^\s*:::\s*image\b(.*?):::\s*$", _docfx_image, body, flags=re.M | re.DOTALL)
@@ -714,6 +742,24 @@ def _md_reduce(body: str) -> str:
     )
     body = re.sub(r"^(\s*)>\s?", r"\1", body, flags=re.M)
     return _inline(body)
+
+
+def strip_comments(text: str) -> str:
+    """HTML comments removed in one pass (an unclosed one stays as text); a lazy regex
+    rescans the rest of the text from every "<!--" that has no end."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = text.find("<!--", pos)
+        if start < 0:
+            break
+        end = text.find("-->", start + 4)
+        if end < 0:
+            break
+        out.append(text[pos:start])
+        pos = end + 3
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _docfx_image(match: re.Match[str]) -> str:
@@ -745,8 +791,9 @@ def _admonitions(body: str) -> str:
 
 
 def _inline(text: str) -> str:
-    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)", r"\1", text)
+    # Link text without "[": with it, "[[[[..." makes every "[" scan to the end (quadratic).
+    text = re.sub(r"!\[([^\[\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"\[([^\[\]]+)\]\((?:[^()]|\([^()]*\))*\)", r"\1", text)
     return text
 
 
@@ -802,8 +849,8 @@ def parse_asciidoc(text: str, fallback_title: str) -> Parsed:
 def _adoc_inline(text: str) -> str:
     text = re.sub(r"(?:xref|link):[^\[\s]*\[([^\]]*)\]", r"\1", text)
     text = re.sub(r"https?://[^\s\[]+\[([^\]]*)\]", r"\1", text)
-    text = re.sub(r"<<[^,>]+,\s*([^>]+)>>", r"\1", text)
-    text = re.sub(r"<<([^>]+)>>", r"\1", text)
+    text = re.sub(r"<<[^,<>]+,\s*([^<>]+)>>", r"\1", text)
+    text = re.sub(r"<<([^<>]+)>>", r"\1", text)
     text = re.sub(r"\{[\w-]+\}", "", text)  # attribute references
     return text
 
