@@ -458,6 +458,9 @@ def _render_sources(sources: Sequence[Source], message: Message) -> None:
 def _source_expander(n: int, source: Source, key: str, suffix: str = "") -> None:
     """A numbered passage: title and section as the label; link, path and snippet inside."""
     label = f"[{n}] {source.title}" + (f" — {source.section}" if source.section else "")
+    if source.flags:
+        # Said before the title: the passage reads like orders to an assistant.
+        label = f"⚠ {', '.join(source.flags)}: {label}"
     with st.expander(esc(label + suffix), key=key):
         if source.url:
             st.markdown(f"[{esc(source.url)}]({_safe_url(source.url)})")
