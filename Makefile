@@ -7,11 +7,19 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
+# Where `make app` listens: loopback unless you mean to serve others (README "Running it
+# for a team": set KUBEPLAN_BIND=0.0.0.0 only with sign-in configured).
+KUBEPLAN_BIND ?= 127.0.0.1
+KUBEPLAN_PORT ?= 8501
+# Megabytes per uploaded file; Streamlit refuses larger uploads before they arrive.
+KUBEPLAN_MAX_UPLOAD_MB ?= 10
 
 .PHONY: app test install lint typecheck pytest ingest eval bench browser-deps clean
 
 app: install ingest
-	$(VENV)/bin/streamlit run app.py --server.headless=true --browser.gatherUsageStats=false --client.toolbarMode=viewer
+	$(VENV)/bin/streamlit run app.py --server.headless=true --browser.gatherUsageStats=false --client.toolbarMode=viewer \
+		--server.address=$(KUBEPLAN_BIND) --server.port=$(KUBEPLAN_PORT) \
+		--server.maxUploadSize=$(KUBEPLAN_MAX_UPLOAD_MB)
 
 test: install browser-deps lint typecheck pytest
 

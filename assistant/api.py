@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load_settings
+from .errors import AnswerTimeoutError
 from .schemas import (
     AnswerEvent,
     CollectionStats,
@@ -185,6 +186,9 @@ class Assistant:
         collection: str | None = None,
     ) -> list[Source]:
         """Hybrid (dense + BM25) search; best first."""
+        from .untrusted import clean_question
+
+        query = clean_question(query or "", self.settings.max_question_chars)
         passages = self.retriever.search(query, k or self.settings.top_k, topic, collection)
         return [p.to_source() for p in passages]
 
@@ -235,15 +239,20 @@ class Assistant:
         stream: bool,
     ) -> Iterator[AnswerEvent]:
         from .conversation import standalone_question
-        from .errors import InputError
         from .generation import GenerationRequest, out_of_scope_answer, sources_event
         from .profile import conversation_profile
         from .scope import is_injection, is_off_topic, with_synonyms
+        from .untrusted import clean_question
 
-        if not question or not question.strip():
-            raise InputError("the question is empty.", "ask a planning question.")
+        limit = self.settings.max_question_chars
+        question = clean_question(question or "", limit)
         started = time.perf_counter()
-        turns = tuple(history or ())
+        budget = self.settings.answer_timeout
+        deadline = started + budget if budget > 0 else None
+        # Earlier turns are context, not questions: kept, but bounded like one.
+        turns = tuple(
+            Turn(role=t.role, content=t.content[: limit * 2]) for t in (history or ())
+        )
         generator = self.generator(backend)
         standalone = standalone_question(question, turns)
         profiles = conversation_profile(question, turns, profile)
@@ -273,6 +282,7 @@ class Assistant:
         )
         expansion = retrieval_expansion(used_profile, searched) if self._expand else ""
         query = f"{searched} {expansion}".strip()
+        _check_deadline(deadline, budget, "understanding the question")
         k_used = k or self.settings.top_k
         found = self.retriever.search(query, k_used, topic)
         if "curated-top-up" not in off and sum(
@@ -284,8 +294,12 @@ class Assistant:
             curated = self.retriever.curated(query, k_used, topic)
             extra = [p for p in curated if p.chunk.id not in seen]
             found = [*found, *extra[: max(k_used // 2, 2)]]
-        passages = tuple(found)
+        # A passage that gives orders to an assistant is shown in search results (flagged)
+        # but never handed to a backend as evidence.
+        withheld = [_describe(p.chunk.path, p.chunk.heading_path) for p in found if p.chunk.flags]
+        passages = tuple(p for p in found if not p.chunk.flags)
         retrieved = time.perf_counter()
+        _check_deadline(deadline, budget, "retrieval")
         best = max((p.dense for p in passages if p.dense is not None), default=None)
         # A profile given explicitly says the user is planning infrastructure.
         if (profile is None or profile.is_empty()) and is_off_topic(standalone, best):
@@ -312,9 +326,11 @@ class Assistant:
             context_text=f"{user_text} {question}",
             lookup=self._lookup(topic),
             ablations=off,
+            extra={"deadline": deadline} if deadline is not None else {},
         )
         if not stream:
-            answer = generator.generate(request)
+            answer = _with_withheld(generator.generate(request), withheld)
+            _check_deadline(deadline, budget, "generating the answer")
             yield AnswerEvent(
                 kind="answer", answer=finish(answer, retrieved - started)
             )
@@ -324,9 +340,10 @@ class Assistant:
             if event.kind == "answer" and event.answer is not None:
                 if not sent_sources:
                     yield sources_event(passages)
+                answer = _with_withheld(event.answer, withheld)
                 event = AnswerEvent(
                     kind="answer",
-                    answer=finish(event.answer, retrieved - started),
+                    answer=finish(answer, retrieved - started),
                 )
             sent_sources = sent_sources or event.kind == "sources"
             yield event
@@ -355,6 +372,13 @@ class Assistant:
         return answer.model_copy(update={"meta": meta, "profile": profiles.used})
 
     @staticmethod
+    def _timed_out(budget: float, stage: str) -> AnswerTimeoutError:
+        return AnswerTimeoutError(
+            f"answering took longer than the {budget:g}-second budget (stopped after {stage}).",
+            "ask a shorter, more specific question, or raise KUBEPLAN_ANSWER_TIMEOUT.",
+        )
+
+    @staticmethod
     def _timed(answer: PlanAnswer, started: float, retrieve_s: float) -> PlanAnswer:
         total = (time.perf_counter() - started) * 1000
         retrieve_ms = retrieve_s * 1000
@@ -364,3 +388,20 @@ class Assistant:
             total_ms=round(total, 3),
         )
         return answer.model_copy(update={"timings": timings})
+
+
+def _check_deadline(deadline: float | None, budget: float, stage: str) -> None:
+    """Stop between stages once the answer's time budget is spent."""
+    if deadline is not None and time.perf_counter() > deadline:
+        raise Assistant._timed_out(budget, stage)
+
+
+def _describe(path: str, headings: Sequence[str]) -> str:
+    return f"{path}: {' > '.join(headings)}" if headings else path
+
+
+def _with_withheld(answer: PlanAnswer, withheld: list[str]) -> PlanAnswer:
+    if not withheld:
+        return answer
+    meta = answer.meta.model_copy(update={"withheld": withheld})
+    return answer.model_copy(update={"meta": meta})

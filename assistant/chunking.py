@@ -6,6 +6,9 @@ model never truncates a chunk silently.
 
 A section is split into paragraphs, an oversized paragraph into lines, then sentences,
 then words (and a monstrous word into characters); the pieces are packed greedily.
+A run without whitespace longer than ``MAX_WORD_CHARS`` is first broken with spaces:
+WordPiece reads such a run as one unknown token, so it would count (and embed) as
+next to nothing however long it is.
 Consecutive chunks of one section share up to ``overlap`` tokens of words, a fragment
 under ``min_tokens`` is merged into its neighbour when it fits, and a section that small
 is folded into its first subsection.
@@ -28,6 +31,19 @@ _SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
 #: A heading path longer than this share of the budget is shortened in the prefix.
 _PREFIX_SHARE = 0.4
+#: BERT's WordPiece gives up on words longer than 100 characters (one [UNK] token).
+MAX_WORD_CHARS = 100
+_LONG_RUN = re.compile(r"\S{" + str(MAX_WORD_CHARS + 1) + ",}")
+
+
+def break_long_runs(text: str, limit: int = MAX_WORD_CHARS) -> str:
+    """``text`` with every whitespace-free run over ``limit`` characters cut by spaces."""
+
+    def cut(match: re.Match[str]) -> str:
+        run = match.group(0)  # once: each call copies the whole run
+        return " ".join(run[i : i + limit] for i in range(0, len(run), limit))
+
+    return _LONG_RUN.sub(cut, text)
 
 
 def context_prefix(title: str, heading_path: list[str]) -> str:
@@ -72,9 +88,10 @@ def chunk_document(
     source = source_key(doc.root, doc.path)
     ordinals: dict[str, int] = {}
     chunks: list[Chunk] = []
+    title = fit_title(doc.title, count_tokens, max_tokens)
     for section in merge_tiny_sections(doc.sections, count_tokens, min_tokens):
-        headings = _fit_headings(doc.title, section.heading_path, count_tokens, max_tokens)
-        prefix = context_prefix(doc.title, headings)
+        headings = _fit_headings(title, section.heading_path, count_tokens, max_tokens)
+        prefix = context_prefix(title, headings)
         budget = max_tokens - count_tokens(prefix)
         decisions = _decisions_for(doc, section.heading_path)
         url = section_url(doc, decisions)
@@ -95,7 +112,7 @@ def chunk_document(
                     collection=collection,
                     path=doc.path,
                     root=doc.root,
-                    title=doc.title,
+                    title=title,
                     heading_path=headings,
                     ordinal=ordinal,
                     content_hash=content_hash,
@@ -161,6 +178,38 @@ def section_url(doc: LoadedDocument, decisions: list[str]) -> str | None:
     return max(order, key=lambda u: (counts[u], -order.index(u)))
 
 
+def _shorten(text: str, fits: Callable[[str], bool]) -> str:
+    """The longest word-prefix of ``text`` (then character prefix) that ``fits``."""
+    if fits(text):
+        return text
+    words = text.split()
+    lo, hi = 0, len(words)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(" ".join(words[:mid]) + "\u2026"):
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo:
+        return " ".join(words[:lo]) + "\u2026"
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(text[:mid] + "\u2026"):
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo] + "\u2026" if lo else ""
+
+
+def fit_title(title: str, count_tokens: CountTokens, max_tokens: int) -> str:
+    """``title`` shortened (by words, then characters) to leave room for the passage: a
+    long title never fails its file."""
+    limit = int(max_tokens * _PREFIX_SHARE)
+    title = break_long_runs(" ".join(title.split()))
+    return _shorten(title, lambda t: count_tokens(context_prefix(t, [])) <= limit)
+
+
 def _fit_headings(
     title: str, headings: list[str], count_tokens: CountTokens, max_tokens: int
 ) -> list[str]:
@@ -173,8 +222,6 @@ def _fit_headings(
         else:
             words = fitted[0].split()
             fitted = [" ".join(words[: len(words) // 2])] if len(words) > 1 else []
-    if count_tokens(context_prefix(title, fitted)) > limit:
-        raise ValueError(f"title {title[:60]!r} alone exceeds the chunk budget")
     return fitted
 
 
@@ -189,7 +236,7 @@ def split_text(
     if budget < 8:
         raise ValueError(f"chunk budget of {budget} tokens is too small")
     overlap = max(0, min(overlap, budget // 4))
-    pieces = _pieces(text.strip(), count_tokens, budget - overlap)
+    pieces = _pieces(break_long_runs(text.strip()), count_tokens, budget - overlap)
     if not pieces:
         return []
     groups = _pack(pieces, budget - overlap)
@@ -238,12 +285,53 @@ def _split_unit(
     parts = [p for p in pattern.split(text) if p.strip()]
     if len(parts) <= 1:
         return _split_unit(text, joiner, count_tokens, budget, level + 1)
+    if level == len(_LEVELS) - 1 and len(parts) > _MANY_WORDS:
+        return _pack_words(parts, joiner, count_tokens, budget, level)
     out: list[_Piece] = []
     for j, part in enumerate(parts):
         out.extend(
             _split_unit(part.strip() if level else part, joiner if j == 0 else inner,
                         count_tokens, budget, level + 1)
         )
+    return out
+
+
+#: Above this many words in one unit, words are packed by searching prefix lengths instead
+#: of being counted one by one (a megabyte line of short words is half a million counts).
+_MANY_WORDS = 256
+
+
+def _pack_words(
+    words: list[str], joiner: str, count_tokens: CountTokens, budget: int, level: int
+) -> list[_Piece]:
+    """Consecutive words joined into pieces of at most ``budget`` tokens: for each piece,
+    the longest run of words that fits, found by doubling then bisecting its length."""
+    out: list[_Piece] = []
+    i, n = 0, len(words)
+
+    def fits(k: int) -> bool:
+        return count_tokens(" ".join(words[i : i + k])) <= budget
+
+    while i < n:
+        first = joiner if not out else " "
+        if not fits(1):
+            out.extend(_split_unit(words[i], first, count_tokens, budget, level + 1))
+            i += 1
+            continue
+        good, step = 1, 1
+        while i + good < n and fits(min(good + step, n - i)):
+            good = min(good + step, n - i)
+            step *= 2
+        bad = min(good + step, n - i + 1)
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            if fits(mid):
+                good = mid
+            else:
+                bad = mid
+        piece = " ".join(words[i : i + good])
+        out.append(_Piece(piece, count_tokens(piece), first))
+        i += good
     return out
 
 

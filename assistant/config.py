@@ -77,6 +77,32 @@ class Settings(BaseSettings):
     allowed_suffixes: Annotated[tuple[str, ...], NoDecode] = Field(
         default=DEFAULT_SUFFIXES, description="File suffixes that ingest reads."
     )
+    parse_timeout: float = Field(
+        default=20.0,
+        ge=0,
+        description="Seconds one file may take to parse, scan for credentials and chunk "
+        "before it is skipped; 0: no limit.",
+    )
+    redact_secrets: bool = Field(
+        default=True,
+        description="Replace credentials (cloud keys, private keys, tokens, kubeconfig "
+        "data) found by detect-secrets with [REDACTED ...] before chunks are stored.",
+    )
+    # NoDecode: the variable is a comma-separated list, not JSON.
+    ingest_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
+        default=(),
+        description="Folders the chat UI may ingest from (comma-separated). Empty: the "
+        "corpus folder and the UI's upload folder only. The CLI is not limited.",
+    )
+    max_question_chars: int = Field(
+        default=2000, ge=10, le=100_000, description="Longest question accepted, in characters."
+    )
+    answer_timeout: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds an answer may take: checked between retrieval and generation "
+        "(and between llm calls); 0: no limit.",
+    )
     lock_timeout: float = Field(
         default=0.0,
         ge=0,
@@ -107,6 +133,13 @@ class Settings(BaseSettings):
             return tuple(s.lower() if s.startswith(".") else f".{s.lower()}" for s in value)
         return value
 
+    @field_validator("ingest_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(Path(p.strip()).expanduser() for p in value.split(",") if p.strip())
+        return value
+
     @field_validator("chroma_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
@@ -126,6 +159,16 @@ class Settings(BaseSettings):
                 f"chunk_tokens ({self.chunk_tokens})"
             )
         return self
+
+    @property
+    def upload_dir(self) -> Path:
+        """Where the chat UI writes uploaded files before ingesting them."""
+        return self.data_dir / "uploads"
+
+    def allowed_ingest_roots(self) -> list[Path]:
+        """Folders the chat UI may ingest from (resolved)."""
+        roots = self.ingest_roots or (self.corpus_dir, self.upload_dir)
+        return [Path(r).expanduser().resolve() for r in roots]
 
     @property
     def store_dir(self) -> Path:

@@ -61,6 +61,10 @@ class CollectionNotFoundError(StoreError):
     """The collection asked for does not exist (nothing was ingested into it)."""
 
 
+class AnswerTimeoutError(KubeplanError):
+    """Answering a question took longer than its time budget."""
+
+
 class BackendError(KubeplanError):
     """An answer backend cannot be used (unknown name, missing key, server down)."""
 
@@ -70,6 +74,7 @@ class BackendUnavailableError(BackendError):
 
 
 __all__ = [
+    "AnswerTimeoutError",
     "BackendError",
     "BackendUnavailableError",
     "CollectionNotFoundError",

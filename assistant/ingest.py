@@ -27,10 +27,21 @@ from .config import Settings
 from .embedding import Embedder
 from .errors import InputError, KubeplanError, StoreLockedError
 from .generations import StagedCollection
-from .loading import FoundFile, SkippedFile, parse_file, read_file, walk
+from .loading import (
+    FoundFile,
+    ParseTimeout,
+    SkippedFile,
+    parse_file,
+    read_file,
+    safe_name,
+    time_limit,
+    walk,
+)
 from .loading import file_hash as hash_bytes
+from .redaction import redact_document
 from .schemas import Chunk, CollectionStats, FileIssue, IngestReport
 from .store import VectorStore, check_embedder
+from .untrusted import instruction_flags
 
 #: Raised whenever chunking changes what a chunk carries (2: curated sections cite their
 #: decision's own source URL), so files whose bytes did not change are re-chunked once and
@@ -233,7 +244,7 @@ def run_ingest(
     roots += sorted({f.root.as_posix() for f in found.files} - set(roots))
     report = IngestReport(
         collection=name,
-        roots=roots,
+        roots=[safe_name(r) for r in roots],
         files_skipped=list(found.skipped),
         rebuilt=rebuild,
     )
@@ -322,14 +333,32 @@ def _ingest_file(
         new_manifest[source] = known
         return
     try:
-        doc = parse_file(item, data, corpus_dir=settings.corpus_dir)
-        chunks = chunk_document(
-            doc,
-            collection=run.collection,
-            count_tokens=run.embedder.count_tokens,
-            max_tokens=budget,
-            overlap=settings.chunk_overlap,
+        # One time limit for all the work on the file: parsing, the credential scan and
+        # chunking (a hostile file can make any of them slow).
+        with time_limit(settings.parse_timeout):
+            doc = parse_file(item, data, corpus_dir=settings.corpus_dir)
+            doc, redactions = (
+                redact_document(doc) if settings.redact_secrets else (doc, 0)
+            )
+            chunks = chunk_document(
+                doc,
+                collection=run.collection,
+                count_tokens=run.embedder.count_tokens,
+                max_tokens=budget,
+                overlap=settings.chunk_overlap,
+            )
+            chunks = [flag_chunk(c) for c in chunks]
+    except ParseTimeout:
+        report.files_skipped.append(
+            FileIssue(
+                path=item.rel,
+                reason=f"parsing, scanning for credentials and chunking took longer than the "
+                f"{settings.parse_timeout:g}-second limit (raise KUBEPLAN_PARSE_TIMEOUT if it "
+                "is a real document)",
+            )
         )
+        _keep(source, old, manifest, new_manifest)
+        return
     except SkippedFile as exc:
         report.files_skipped.append(FileIssue(path=item.rel, reason=exc.problem))
         _keep(source, old, manifest, new_manifest)
@@ -339,11 +368,30 @@ def _ingest_file(
         report.files_failed.append(FileIssue(path=item.rel, reason=exc.problem))
         _keep(source, old, manifest, new_manifest)
         return
-    except (ValueError, OSError) as exc:
-        report.files_failed.append(FileIssue(path=item.rel, reason=f"{type(exc).__name__}: {exc}"))
+    except Exception as exc:
+        # A parser bug or a file built to break one: report it, keep the old chunks.
+        reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+        report.files_failed.append(FileIssue(path=item.rel, reason=reason))
         _keep(source, old, manifest, new_manifest)
         return
     report.warnings.extend(FileIssue(path=item.rel, reason=w) for w in doc.warnings)
+    if redactions:
+        report.secrets_redacted += redactions
+        report.warnings.append(
+            FileIssue(
+                path=item.rel,
+                reason=f"{redactions} credential(s) redacted before storing (detect-secrets)",
+            )
+        )
+    flagged = sum(1 for c in chunks if c.flags)
+    if flagged:
+        report.chunks_flagged += flagged
+        report.warnings.append(
+            FileIssue(
+                path=item.rel,
+                reason=f"{flagged} passage(s) contain instruction-like text (flagged)",
+            )
+        )
     expected = {c.id: c for c in chunks}
     new_ids = [i for i in expected if i not in old]
     stale = old - expected.keys()
@@ -363,6 +411,14 @@ def _ingest_file(
         run.delete(sorted(stale))
         return
     run.pending.extend((expected[i], work) for i in new_ids)
+
+
+def flag_chunk(chunk: Chunk) -> Chunk:
+    """``chunk`` with its flags: what it says is checked along with its title and headings.
+    The flags follow from the text, which the content hash covers, so ids stay stable."""
+    text = "\n".join([chunk.title, *chunk.heading_path, chunk.text])
+    flags = instruction_flags(text)
+    return chunk.model_copy(update={"flags": flags}) if flags else chunk
 
 
 def _keep(
@@ -474,6 +530,23 @@ def ingest(
         if moved is not None:
             report.moved_aside = moved.as_posix()
         return report
+
+
+def check_ingest_folder(folder: Path | str, settings: Settings) -> Path:
+    """``folder`` resolved, if it lies under one of the roots a server may ingest from
+    (``settings.allowed_ingest_roots()``); ``InputError`` otherwise. Symbolic links are
+    resolved first, so a link inside a root cannot point the server elsewhere. The message
+    names no server path: it is shown to whoever uses the UI."""
+    resolved = Path(folder).expanduser().resolve()
+    for root in settings.allowed_ingest_roots():
+        if resolved == root or root in resolved.parents:
+            return resolved
+    raise InputError(
+        "this server only ingests folders under its configured ingest roots, and that "
+        "folder is not under one.",
+        "upload the files instead, or ask the operator to add the folder to "
+        "KUBEPLAN_INGEST_ROOTS (comma-separated folders).",
+    )
 
 
 def collection_stats(store: VectorStore, collection: str) -> CollectionStats:

@@ -7,13 +7,18 @@ returns the title and heading-path sections with the markup reduced to text.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import io
 import os
 import re
+import signal
+import stat
+import threading
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +28,54 @@ import yaml
 from .errors import CorpusError, InputError
 from .schemas import FileIssue, LoadedDocument, Section
 
+#: Front matter is a few kilobytes of metadata; more is not a document's header.
+MAX_FRONT_MATTER_CHARS = 256_000
+#: A title, heading or front-matter string longer than this is shortened.
+MAX_TITLE_CHARS = 200
+#: Where YAML nesting stops: PyYAML recurses per level, Python's stack does not.
+MAX_YAML_DEPTH = 50
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``SafeLoader`` without aliases and with a nesting limit.
+
+    An alias repeats a node by reference; nine nested aliases of nine items each turn a
+    few hundred bytes into 9**9 strings once anything walks the result (the "billion
+    laughs"). Real front matter never needs them, so any alias is refused outright.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not allowed in front matter",
+                event.start_mark,
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"front matter nests deeper than {MAX_YAML_DEPTH} levels",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def load_yaml_bounded(text: str) -> Any:
+    """``yaml.safe_load`` that refuses aliases and deep nesting (``yaml.YAMLError``)."""
+    return yaml.load(text, Loader=_BoundedLoader)
+
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     """Split YAML (``---``) or Hugo TOML (``+++``) front matter from a document body.
 
     Returns ``({}, text)`` when there is none. Raises ``ValueError`` when the front
-    matter is present but does not parse, naming the line.
+    matter is present but does not parse (naming the line), uses YAML aliases, nests
+    too deep or is larger than ``MAX_FRONT_MATTER_CHARS``.
     """
     stripped = text.lstrip("\ufeff")
     for fence, parse in (("---", _parse_yaml), ("+++", _parse_toml)):
@@ -38,25 +85,77 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
             for i, line in enumerate(lines):
                 if line.rstrip() == fence:
                     head = "".join(lines[:i])
+                    if len(head) > MAX_FRONT_MATTER_CHARS:
+                        raise ValueError(
+                            f"front matter is larger than {MAX_FRONT_MATTER_CHARS} characters"
+                        )
                     body = "".join(lines[i + 1 :])
                     return parse(head), body
             return {}, text
     return {}, text
 
 
+def flow_depth(text: str) -> int:
+    """Deepest nesting of YAML/TOML flow brackets (``[`` ``{``) outside quotes."""
+    depth = deepest = 0
+    quote = ""
+    for c in text:
+        if quote:
+            if c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        elif c == "\n":
+            quote = ""
+    return deepest
+
+
 def _parse_yaml(head: str) -> dict[str, Any]:
+    # PyYAML's scanner is quadratic in flow nesting (5,000 "[" took 4 s): refuse first.
+    if flow_depth(head) > MAX_YAML_DEPTH:
+        raise ValueError(f"front matter nests deeper than {MAX_YAML_DEPTH} levels")
     try:
-        data = yaml.safe_load(head)
+        data = load_yaml_bounded(head)
     except yaml.YAMLError as exc:
         raise ValueError(f"front matter is not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise ValueError("front matter nests too deep") from exc
     return data if isinstance(data, dict) else {}
 
 
 def _parse_toml(head: str) -> dict[str, Any]:
+    if flow_depth(head) > MAX_YAML_DEPTH:
+        raise ValueError(f"front matter nests deeper than {MAX_YAML_DEPTH} levels")
     try:
         return tomllib.loads(head)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"front matter is not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise ValueError("front matter nests too deep") from exc
+
+
+_ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
+
+
+def short_title(value: object, limit: int = MAX_TITLE_CHARS) -> str:
+    """A title as one line of at most ``limit`` characters (never an error).
+
+    Only strings are titles: a front-matter list or mapping is not turned into one
+    (that conversion is what made alias bombs expand).
+    """
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return ""
+    text = _ZERO_WIDTH.sub("", str(value)[: limit * 4])
+    text = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in text)
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1].rsplit(" ", 1)[0].rstrip() + "\u2026"
+    return text
 
 
 # --------------------------------------------------------------------------- walking
@@ -147,9 +246,17 @@ def walk(
                 "pass a folder or file that exists (the default is the bundled corpus/).",
             )
         path = path.resolve()
-        if path.is_file():
-            root = path.parent
-            result.files.append(FoundFile(root, path.name))
+        if not path.is_dir():
+            # Files, and also pipes, sockets and devices: read_file says why it skips those.
+            if safe_name(path.name) != path.name:
+                result.skipped.append(
+                    FileIssue(
+                        path=safe_name(path.name),
+                        reason="file name is not valid UTF-8; rename the file to ingest it",
+                    )
+                )
+                continue
+            result.files.append(FoundFile(path.parent, path.name))
             continue
         excludes = [*DEFAULT_EXCLUDES, *exclude]
         if corpus_dir is not None and path == corpus_dir.resolve():
@@ -162,6 +269,12 @@ def walk(
                 continue
             result.files.append(FoundFile(path, rel))
     return result
+
+
+def safe_name(name: str) -> str:
+    """A path as valid UTF-8: bytes the file system gave that are not UTF-8 (kept by
+    Python as lone surrogates) become U+FFFD, so reports and JSON never carry them."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _walk_root(root: Path, skipped: list[FileIssue]) -> list[str]:
@@ -183,7 +296,9 @@ def _walk_root(root: Path, skipped: list[FileIssue]) -> list[str]:
                 keep.append(d)
             elif not inside(real):
                 rel = Path(dirpath, d).relative_to(root).as_posix()
-                skipped.append(FileIssue(path=rel, reason="symbolic link leaves the root"))
+                skipped.append(
+                    FileIssue(path=safe_name(rel), reason="symbolic link leaves the root")
+                )
         dirnames[:] = keep
         for name in sorted(filenames):
             if name.startswith("."):
@@ -191,7 +306,17 @@ def _walk_root(root: Path, skipped: list[FileIssue]) -> list[str]:
             full = os.path.join(dirpath, name)
             rel = Path(full).relative_to(root).as_posix()
             if not inside(os.path.realpath(full)):
-                skipped.append(FileIssue(path=rel, reason="symbolic link leaves the root"))
+                skipped.append(
+                    FileIssue(path=safe_name(rel), reason="symbolic link leaves the root")
+                )
+                continue
+            if safe_name(rel) != rel:
+                skipped.append(
+                    FileIssue(
+                        path=safe_name(rel),
+                        reason="file name is not valid UTF-8; rename the file to ingest it",
+                    )
+                )
                 continue
             found.append(rel)
     return sorted(found)
@@ -200,17 +325,49 @@ def _walk_root(root: Path, skipped: list[FileIssue]) -> list[str]:
 # --------------------------------------------------------------------------- loading
 
 
+_KINDS = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a folder",
+}
+
+
+def _not_regular(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return None
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
 def read_file(found: FoundFile, *, max_file_bytes: int) -> bytes:
-    """The file's bytes; ``SkippedFile`` when it is oversized or unreadable."""
+    """The file's bytes; ``SkippedFile`` when it is oversized, unreadable or not a regular
+    file (a pipe would block the reader, and with it the ingest lock, forever)."""
     path = found.path
     try:
-        size = path.stat().st_size
-        if size > max_file_bytes:
+        kind = _not_regular(os.stat(path).st_mode)
+        if kind:
+            raise SkippedFile(f"not a regular file ({kind})", "only regular files are read.")
+        # O_NONBLOCK: should the path turn into a pipe between stat and open, open()
+        # returns at once instead of waiting for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            kind = _not_regular(info.st_mode)
+            if kind:
+                raise SkippedFile(f"not a regular file ({kind})", "only regular files are read.")
+            if info.st_size > max_file_bytes:
+                raise SkippedFile(
+                    f"larger than the {max_file_bytes}-byte limit ({info.st_size} bytes)",
+                    "raise KUBEPLAN_MAX_FILE_BYTES to ingest it.",
+                )
+            data = handle.read(max_file_bytes + 1)
+        if len(data) > max_file_bytes:
             raise SkippedFile(
-                f"larger than the {max_file_bytes}-byte limit ({size} bytes)",
+                f"larger than the {max_file_bytes}-byte limit (it grew while being read)",
                 "raise KUBEPLAN_MAX_FILE_BYTES to ingest it.",
             )
-        return path.read_bytes()
+        return data
     except OSError as exc:
         raise SkippedFile(f"unreadable: {exc.strerror or exc}") from exc
 
@@ -220,29 +377,100 @@ def file_hash(data: bytes) -> str:
 
 
 def load_file(
-    found: FoundFile, *, max_file_bytes: int, corpus_dir: Path | None = None
+    found: FoundFile,
+    *,
+    max_file_bytes: int,
+    corpus_dir: Path | None = None,
+    timeout: float | None = None,
 ) -> LoadedDocument:
     """Read and parse one file (see ``parse_file``)."""
     data = read_file(found, max_file_bytes=max_file_bytes)
-    return parse_file(found, data, corpus_dir=corpus_dir)
+    return parse_file(found, data, corpus_dir=corpus_dir, timeout=timeout)
 
 
-def parse_file(found: FoundFile, data: bytes, *, corpus_dir: Path | None = None) -> LoadedDocument:
-    """Parse a file's bytes by its suffix.
+class ParseTimeout(BaseException):
+    """Parsing one file took longer than its time limit. A ``BaseException`` so that the
+    ``except Exception`` of a parser library cannot swallow the interruption."""
 
-    Raises ``SkippedFile`` for files to pass over (binary, empty, no text) and
-    ``CorpusError`` for a curated document (under ``corpus_dir``) with invalid front
-    matter.
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise ``ParseTimeout`` inside the block once ``seconds`` have passed.
+
+    A timer signal interrupts even a regular expression stuck on a hostile line. Signals
+    only reach the main thread, so elsewhere (the Streamlit script thread) the limit is
+    checked when the block ends; the size limits bound the work there.
     """
+    if not seconds or seconds <= 0:
+        yield
+        return
+    import time
+
+    started = time.monotonic()
+    use_signal = (
+        threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    )
+    if not use_signal or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+        yield
+        if time.monotonic() - started > seconds:
+            raise ParseTimeout
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise ParseTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def parse_file(
+    found: FoundFile,
+    data: bytes,
+    *,
+    corpus_dir: Path | None = None,
+    timeout: float | None = None,
+) -> LoadedDocument:
+    """Parse a file's bytes by its suffix, within ``timeout`` seconds.
+
+    Raises ``SkippedFile`` for files to pass over (binary, empty, no text, too slow to
+    parse) and ``CorpusError`` for a curated document (under ``corpus_dir``) with invalid
+    front matter.
+    """
+    try:
+        with time_limit(timeout):
+            return _parse_file(found, data, corpus_dir)
+    except ParseTimeout:
+        if not timeout:
+            raise  # an enclosing time limit expired: it reports the file
+        raise SkippedFile(
+            f"parsing took longer than the {timeout:g}-second limit",
+            "raise KUBEPLAN_PARSE_TIMEOUT if the file is a real document.",
+        ) from None
+    except RecursionError:
+        raise SkippedFile("nested too deeply to parse") from None
+
+
+def _parse_file(found: FoundFile, data: bytes, corpus_dir: Path | None) -> LoadedDocument:
     path = found.path
     suffix = path.suffix.lower()
     warnings: list[str] = []
     if suffix == ".pdf":
         title, sections, meta = parse_pdf(data, path.stem)
     else:
-        if b"\x00" in data[:8192]:
-            raise SkippedFile("binary file (contains NUL bytes)")
+        binary = binary_reason(data)
+        if binary:
+            raise SkippedFile(f"binary file ({binary})")
         text, warning = decode(data)
+        if text.strip() and looks_binary(text):
+            raise SkippedFile(
+                f"binary file (more than {MAX_CONTROL_SHARE:.0%} of the characters are "
+                "control or undecodable characters)"
+            )
         if warning:
             warnings.append(warning)
         if not text.strip():
@@ -255,7 +483,7 @@ def parse_file(found: FoundFile, data: bytes, *, corpus_dir: Path | None = None)
     doc = LoadedDocument(
         path=found.rel,
         root=found.root.as_posix(),
-        title=title,
+        title=short_title(title) or short_title(path.stem) or "untitled",
         sections=sections,
         file_hash=file_hash(data),
         warnings=warnings,
@@ -264,6 +492,70 @@ def parse_file(found: FoundFile, data: bytes, *, corpus_dir: Path | None = None)
     if corpus_dir is not None and _is_under(path, corpus_dir) and suffix in (".md", ".markdown"):
         doc = _curate(doc, found.rel, data)
     return doc
+
+
+#: File signatures of formats that are not text (images, archives, executables, ...).
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "PNG image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"GIF87a", "GIF image"),
+    (b"GIF89a", "GIF image"),
+    (b"PK\x03\x04", "ZIP archive"),
+    (b"\x1f\x8b", "gzip archive"),
+    (b"BZh", "bzip2 archive"),
+    (b"\xfd7zXZ\x00", "xz archive"),
+    (b"7z\xbc\xaf\x27\x1c", "7z archive"),
+    (b"\x7fELF", "ELF executable"),
+    (b"MZ", "Windows executable"),
+    (b"\xca\xfe\xba\xbe", "Java class or Mach-O binary"),
+    (b"%PDF-", "PDF document"),
+    (b"SQLite format 3\x00", "SQLite database"),
+    (b"RIFF", "RIFF media"),
+    (b"OggS", "Ogg media"),
+    (b"ID3", "MP3 audio"),
+    (b"\x00\x00\x01\x00", "icon"),
+    (b"wOFF", "web font"),
+    (b"wOF2", "web font"),
+)
+#: A text whose share of control or U+FFFD characters is above this is not text...
+MAX_CONTROL_SHARE = 0.05
+#: ... provided there are at least this many of them (one bad byte in a short note is a
+#: typo in another encoding, not a binary file).
+MIN_CONTROL_CHARS = 16
+_SAMPLE = 65_536
+
+
+def binary_reason(data: bytes) -> str | None:
+    """Why ``data`` is not a text file (magic bytes, NUL bytes), or None."""
+    head = data[:16]
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            # "MZ" and "ID3" also start ordinary words: trust them only with a NUL nearby.
+            if magic in (b"MZ", b"ID3", b"BZh") and b"\x00" not in data[:512]:
+                continue
+            return name
+    if b"\x00" in data[:8192]:
+        return "contains NUL bytes"
+    return None
+
+
+def control_share(text: str) -> tuple[float, int]:
+    """Share and number of replacement and control characters (tabs and line breaks
+    excepted) in the start of ``text``: binary data decoded as UTF-8 is mostly these."""
+    sample = text[:_SAMPLE]
+    if not sample:
+        return 0.0, 0
+    bad = sum(
+        1
+        for c in sample
+        if c == "\ufffd" or (unicodedata.category(c) == "Cc" and c not in "\t\n\r\f")
+    )
+    return bad / len(sample), bad
+
+
+def looks_binary(text: str) -> bool:
+    share, bad = control_share(text)
+    return share > MAX_CONTROL_SHARE and bad >= MIN_CONTROL_CHARS
 
 
 def decode(data: bytes) -> tuple[str, str | None]:
@@ -284,10 +576,17 @@ def document_fields(meta: dict[str, Any]) -> dict[str, Any]:
     if not url and isinstance(sources, list) and sources:
         first = sources[0]
         url = first.get("url") if isinstance(first, dict) else first
+    def short(value: Any, limit: int) -> str | None:
+        return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+    url = short(url, 2000)
+    topic = short(meta.get("topic"), 64)
+    doc_id = short(meta.get("id"), 200)
     return {
-        "url": url if isinstance(url, str) and url.startswith(("http://", "https://")) else None,
-        "topic": meta["topic"] if isinstance(meta.get("topic"), str) else None,
-        "doc_id": meta["id"] if isinstance(meta.get("id"), str) else None,
+        "url": url if url and url.startswith(("http://", "https://")) and url.isprintable()
+        and " " not in url else None,
+        "topic": short_title(topic) or None if topic else None,
+        "doc_id": short_title(doc_id) or None if doc_id else None,
     }
 
 
@@ -361,8 +660,8 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*(?:\{#[^}]*\})?\s*$")
 
 
 def _title_of(meta: dict[str, Any]) -> str | None:
-    title = meta.get("title")
-    return _inline(str(title)).strip() or None if title else None
+    title = short_title(meta.get("title"))
+    return _inline(title).strip() or None if title else None
 
 
 def _sections(
@@ -381,7 +680,7 @@ def _sections(
                 stack.pop()
             # The page's own title heading adds nothing to every path below it.
             if not (i == 1 and (text == title or (level == 1 and single_h1))):
-                stack.append((level, text))
+                stack.append((level, short_title(text) or "untitled"))
         chunk = lines[bounds[i] + (1 if i > 0 else 0) : bounds[i + 1]]
         body = _tidy("\n".join(chunk))
         if body:
@@ -398,7 +697,8 @@ _HEADING_NAMES = {
     "options": "Options",
     "seealso": "See also",
 }
-_SHORTCODE = re.compile(r"\{\{([<%])\s*(/?)\s*([\w.-]+)([^}]*?)\s*[>%]\}\}", re.DOTALL)
+# Arguments never contain "{": without that bound, "{{< {{< ..." is quadratic.
+_SHORTCODE = re.compile(r"\{\{([<%])\s*(/?)\s*([\w.-]+)([^{}]*?)\s*[>%]\}\}", re.DOTALL)
 _ATTR = re.compile(r'(\w[\w-]*)\s*=\s*"([^"]*)"')
 _CALLOUTS = {"note", "caution", "warning", "tip", "important"}
 
@@ -429,7 +729,7 @@ def reduce_shortcode(match: re.Match[str]) -> str:
 
 
 def _md_reduce(body: str) -> str:
-    body = re.sub(r"<!--.*?-->", "", body, flags=re.DOTALL)
+    body = strip_comments(body)
     body = _SHORTCODE.sub(reduce_shortcode, body)
     body = _admonitions(body)
     body = re.sub(r"^\s*:::\s*image\b(.*?):::\s*$", _docfx_image, body, flags=re.M | re.DOTALL)
@@ -444,6 +744,24 @@ def _md_reduce(body: str) -> str:
     )
     body = re.sub(r"^(\s*)>\s?", r"\1", body, flags=re.M)
     return _inline(body)
+
+
+def strip_comments(text: str) -> str:
+    """HTML comments removed in one pass (an unclosed one stays as text); a lazy regex
+    rescans the rest of the text from every "<!--" that has no end."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = text.find("<!--", pos)
+        if start < 0:
+            break
+        end = text.find("-->", start + 4)
+        if end < 0:
+            break
+        out.append(text[pos:start])
+        pos = end + 3
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _docfx_image(match: re.Match[str]) -> str:
@@ -475,8 +793,9 @@ def _admonitions(body: str) -> str:
 
 
 def _inline(text: str) -> str:
-    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)", r"\1", text)
+    # Link text without "[": with it, "[[[[..." makes every "[" scan to the end (quadratic).
+    text = re.sub(r"!\[([^\[\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"\[([^\[\]]+)\]\((?:[^()]|\([^()]*\))*\)", r"\1", text)
     return text
 
 
@@ -532,8 +851,8 @@ def parse_asciidoc(text: str, fallback_title: str) -> Parsed:
 def _adoc_inline(text: str) -> str:
     text = re.sub(r"(?:xref|link):[^\[\s]*\[([^\]]*)\]", r"\1", text)
     text = re.sub(r"https?://[^\s\[]+\[([^\]]*)\]", r"\1", text)
-    text = re.sub(r"<<[^,>]+,\s*([^>]+)>>", r"\1", text)
-    text = re.sub(r"<<([^>]+)>>", r"\1", text)
+    text = re.sub(r"<<[^,<>]+,\s*([^<>]+)>>", r"\1", text)
+    text = re.sub(r"<<([^<>]+)>>", r"\1", text)
     text = re.sub(r"\{[\w-]+\}", "", text)  # attribute references
     return text
 
@@ -545,9 +864,39 @@ _HTML_BLOCKS = (
 )
 
 
+#: Deepest element nesting parsed; html.parser and BeautifulSoup slow down sharply with
+#: depth (a 4 KB file of 1,000 nested <div> took 5 s) and real pages stay far below it.
+MAX_HTML_DEPTH = 256
+#: Void elements, and elements HTML closes implicitly (an unclosed <p> or <li> is common).
+_VOID = frozenset({
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+    "source", "track", "wbr", "p", "li", "td", "th", "tr", "dt", "dd", "option",
+})
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]{0,30})[^<>]{0,2000}?(/?)>")
+
+
+def html_depth(text: str) -> int:
+    """How deep elements nest (a linear estimate: void and self-closed tags do not nest)."""
+    depth = deepest = 0
+    for closing, name, self_closed in _TAG.findall(text):
+        if closing:
+            depth = max(0, depth - 1)
+        elif not self_closed and name.lower() not in _VOID:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
 def parse_html(text: str, fallback_title: str) -> Parsed:
     """HTML: text and heading structure; scripts, styles and navigation dropped."""
     from bs4 import BeautifulSoup
+
+    depth = html_depth(text)
+    if depth > MAX_HTML_DEPTH:
+        raise SkippedFile(
+            f"HTML nests {depth} elements deep (the limit is {MAX_HTML_DEPTH})",
+            "real pages nest far less; fix or convert the file.",
+        )
 
     soup = BeautifulSoup(text, "html.parser")
     page_title = soup.title.get_text(" ", strip=True) if soup.title else ""
@@ -585,7 +934,9 @@ def parse_pdf(data: bytes, fallback_title: str) -> Parsed:
         pages = [page.extract_text() or "" for page in reader.pages]
         info = reader.metadata
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise SkippedFile(f"unreadable PDF: {exc}") from exc
+        raise SkippedFile(f"unreadable PDF: {str(exc)[:300]}") from exc
+    except Exception as exc:
+        raise SkippedFile(f"unreadable PDF ({type(exc).__name__}: {str(exc)[:300]})") from exc
     title = str(info.title) if info is not None and info.title else fallback_title
     sections = [
         Section(heading_path=[f"Page {n}"], text=_tidy(t))
@@ -612,8 +963,11 @@ __all__ = [
     "FoundFile",
     "SkippedFile",
     "WalkResult",
+    "binary_reason",
+    "control_share",
     "file_hash",
     "load_file",
+    "load_yaml_bounded",
     "parse_asciidoc",
     "parse_file",
     "parse_html",
@@ -621,6 +975,9 @@ __all__ = [
     "parse_pdf",
     "parse_text",
     "read_file",
+    "safe_name",
+    "short_title",
     "split_front_matter",
+    "time_limit",
     "walk",
 ]

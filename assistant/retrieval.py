@@ -16,6 +16,7 @@ from .errors import CollectionNotFoundError, InputError
 from .keyword import KeywordIndexes, tokenize
 from .schemas import Chunk, ScoredChunk, Source
 from .store import VectorStore
+from .untrusted import strip_images
 
 #: The usual RRF constant: damps the difference between the first few ranks.
 RRF_K = 60
@@ -42,7 +43,7 @@ class Passage:
 
 
 def to_source(chunk: Chunk, score: float) -> Source:
-    text = " ".join(chunk.text.split())
+    text = " ".join(strip_images(chunk.text).split())
     snippet = text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rstrip() + "…"
     return Source(
         id=chunk.id,
@@ -54,6 +55,7 @@ def to_source(chunk: Chunk, score: float) -> Source:
         score=round(score, 6),
         topic=chunk.topic,
         decision_ids=list(chunk.decision_ids),
+        flags=list(chunk.flags),
     )
 
 

@@ -159,6 +159,11 @@ class Chunk(Strict):
         "document's decisions).",
     )
     tokens: int = 0
+    flags: list[str] = Field(
+        default_factory=list,
+        description="Warnings about the passage, e.g. 'instruction-like' (it addresses an "
+        "assistant with orders).",
+    )
 
 
 class ScoredChunk(Strict):
@@ -191,6 +196,12 @@ class IngestReport(Strict):
     chunks_unchanged: int = 0
     chunks_deleted: int = 0
     chunks_embedded: int = 0
+    secrets_redacted: int = Field(
+        default=0, description="Credentials replaced by [REDACTED ...] before storing."
+    )
+    chunks_flagged: int = Field(
+        default=0, description="Passages stored with the 'instruction-like' flag."
+    )
     seconds: float = 0.0
     rebuilt: bool = False
     #: Where a damaged store was moved before this rebuild (``None``: nothing was moved).
@@ -231,6 +242,11 @@ class Source(Strict):
     topic: str | None = Field(default=None, description="Topic of the document, when known.")
     decision_ids: list[str] = Field(
         default_factory=list, description="Catalogue decisions the passage explains."
+    )
+    flags: list[str] = Field(
+        default_factory=list,
+        description="Warnings about the passage: 'instruction-like' when it reads like "
+        "orders to an assistant (treat it with suspicion).",
     )
 
 
@@ -347,6 +363,11 @@ class AnswerMeta(Strict):
     profile_changes: list[ProfileChange] = Field(
         default_factory=list,
         description="Inferred facts that changed against the previous user turn.",
+    )
+    withheld: list[str] = Field(
+        default_factory=list,
+        description="Retrieved passages kept from the backend because they read like "
+        "instructions to an assistant (flag 'instruction-like'), as 'path: section'.",
     )
 
 

@@ -24,6 +24,8 @@ class ScopeRules:
     injection: tuple[re.Pattern[str], ...]
     vocabulary: frozenset[str]
     synonyms: tuple[tuple[re.Pattern[str], str], ...] = ()
+    #: Instruction-like text in documents (question patterns plus document-only ones).
+    document_injection: tuple[re.Pattern[str], ...] = ()
 
 
 @cache
@@ -38,7 +40,13 @@ def scope_rules() -> ScopeRules:
         (re.compile(p, re.IGNORECASE), str(words_))
         for p, words_ in (data.get("synonyms") or {}).items()
     )
-    return ScopeRules(injection=patterns, vocabulary=words, synonyms=synonyms)
+    document = tuple(
+        re.compile(p, re.IGNORECASE | re.MULTILINE)
+        for p in data.get("document_injection") or []
+    )
+    return ScopeRules(
+        injection=patterns, vocabulary=words, synonyms=synonyms, document_injection=document
+    )
 
 
 def with_synonyms(question: str, source: str | None = None, *, enabled: bool = True) -> str:

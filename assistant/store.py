@@ -147,6 +147,7 @@ def _to_meta(chunk: Chunk) -> dict[str, str | int]:
         # "|a|b|" lets a substring filter find one id; "" means none.
         "decision_ids": "|" + "|".join(chunk.decision_ids) + "|" if chunk.decision_ids else "",
         "tokens": chunk.tokens,
+        "flags": ",".join(chunk.flags),
     }
     for key in ("url", "topic", "doc_id"):
         value = getattr(chunk, key)
@@ -180,6 +181,7 @@ def _from_meta(chunk_id: str, text: str | None, meta: Mapping[str, Any] | None) 
         doc_id=_opt(m.get("doc_id")),
         decision_ids=[d for d in decisions.split("|") if d],
         tokens=int(m.get("tokens", 0)),
+        flags=[f for f in str(m.get("flags", "")).split(",") if f],
     )
 
 

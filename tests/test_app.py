@@ -434,12 +434,70 @@ def test_passage_search_follows_the_sidebar_topic_filter(data_dir: Path) -> None
 def test_ingesting_a_missing_folder_is_an_error_message_not_a_trace(data_dir: Path) -> None:
     at = start()
     at.sidebar.radio(key="page").set_value("Knowledge base").run()
-    at.text_input(key="ingest_path").input(str(data_dir / "nope"))
+    at.text_input(key="ingest_path").input(str(data_dir / "uploads" / "nope"))
     submit = next(b for b in at.button if b.label == "Ingest folder")
     submit.click().run()
     assert not at.exception
     assert [e.value for e in at.error] and "does not exist" in at.error[0].value
     assert at.info and at.info[0].value.startswith("Fix: ")
+
+
+def test_folders_outside_the_ingest_roots_are_refused(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The defect: the page ingested /etc and a credentials.txt from any readable folder."""
+    secrets = tmp_path / "home"
+    secrets.mkdir()
+    (secrets / "credentials.txt").write_text("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG\n")
+    (data_dir / "uploads").mkdir(exist_ok=True)
+    (data_dir / "uploads" / "escape").symlink_to(secrets)
+    at = start()
+    at.sidebar.radio(key="page").set_value("Knowledge base").run()
+    for folder in ("/etc", str(secrets), str(data_dir / "uploads" / "escape")):
+        at.text_input(key="ingest_path").input(folder)
+        next(b for b in at.button if b.label == "Ingest folder").click().run()
+        assert not at.exception
+        assert at.error and "ingest roots" in at.error[0].value, folder
+        assert escape_markdown("KUBEPLAN_INGEST_ROOTS") in at.info[0].value
+        assert not at.success
+    # An operator can allow a folder.
+    monkeypatch.setenv("KUBEPLAN_INGEST_ROOTS", str(secrets))
+    at = start()
+    at.sidebar.radio(key="page").set_value("Knowledge base").run()
+    at.text_input(key="ingest_path").input(str(secrets))
+    next(b for b in at.button if b.label == "Ingest folder").click().run()
+    assert not at.error and any("Ingested 1 of 1" in s.value for s in at.success)
+
+
+def test_the_knowledge_base_page_shows_no_server_path(data_dir: Path) -> None:
+    at = start()
+    at.sidebar.radio(key="page").set_value("Knowledge base").run()
+    shown = [c.value for c in at.caption] + [m.value for m in at.markdown]
+    assert not any(str(data_dir) in text or str(data_dir.parent) in text for text in shown)
+
+
+def test_a_too_long_question_is_a_message(data_dir: Path) -> None:
+    at = start()
+    at.chat_input(key="question").set_value("etcd members " * 400).run()
+    assert not at.exception
+    assert at.error and "limit is 2000" in at.error[0].value
+
+
+def test_sign_in_is_required_only_when_auth_is_configured(data_dir: Path) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "x" * 32,
+        "client_id": "kubeplan",
+        "client_secret": "s",
+        "server_metadata_url": "https://idp.example.com/.well-known/openid-configuration",
+    }
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.chat_input and not at.sidebar.radio
+    # Without [auth]: the app as before.
+    assert start().chat_input
 
 
 # --------------------------------------------------------------------------- errors

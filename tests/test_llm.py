@@ -55,12 +55,14 @@ def test_a_valid_reply_becomes_a_cited_plan(tmp_path: Path) -> None:
     assert not answer.meta.repaired and answer.meta.dropped == []
     assert answer.open_questions == ["Is the control plane managed?"]
     (call,) = model.calls
-    prompt = call[0]
+    system, prompt = call
+    # The rules are the system message; the user message carries the data only.
+    assert "Rules:" in system and "Rules:" not in prompt
     assert "[1] " in prompt and ETCD in prompt and QUESTION in prompt
 
 
 def test_an_invalid_citation_is_repaired_once(tmp_path: Path) -> None:
-    a, model = llm_assistant(tmp_path, reply(rec(citations=[99])), reply(rec(citations=["[2]"])))
+    a, model = llm_assistant(tmp_path, reply(rec(citations=[99])), reply(rec(citations=["[1]"])))
     answer = a.ask(QUESTION)
     assert len(model.calls) == 2
     assert "99" in model.calls[1][-1] and "not numbers of listed passages" in model.calls[1][-1]

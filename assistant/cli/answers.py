@@ -56,6 +56,7 @@ def read_profile(path: Path) -> PlanningProfile:
     from pydantic import ValidationError
 
     from ..errors import InputError
+    from ..loading import load_yaml_bounded
     from ..schemas import PlanningProfile
 
     try:
@@ -64,8 +65,8 @@ def read_profile(path: Path) -> PlanningProfile:
         raise InputError(f"cannot read the profile file {path}: {exc}", "pass a readable file.") \
             from exc
     try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
+        data = load_yaml_bounded(text) or {}
+    except (yaml.YAMLError, RecursionError) as exc:
         raise InputError(f"{path} is not valid YAML or JSON: {exc}", "fix the file.") from exc
     if not isinstance(data, dict):
         raise InputError(f"{path} does not hold a mapping.", "write the profile as key: value.")

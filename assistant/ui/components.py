@@ -117,6 +117,9 @@ def render_others(others: Sequence[Source], key: str, start: int) -> None:
     )
     for n, source in enumerate(others, start=start):
         label = f"[{n}] {source.title}" + (f" — {source.section}" if source.section else "")
+        if source.flags:
+            # Said before the title: the passage reads like orders to an assistant.
+            label = f"⚠ {', '.join(source.flags)}: {label}"
         source_expander(label, source.url, source.path, source.snippet, f"doc_{key}_{n}")
 
 

@@ -16,6 +16,8 @@ from .state import init_state, state
 
 def run() -> None:
     st.set_page_config(page_title="kubeplan", page_icon="☸", layout="wide")
+    if not _signed_in():
+        return
     init_state()
     guarded(_app)
 
@@ -33,3 +35,42 @@ def _app() -> None:
     else:
         guarded(lambda: chat_page(ctx))
         guarded(profile_form)
+
+
+def _auth_providers() -> list[str | None] | None:
+    """The sign-in providers of ``[auth]`` in .streamlit/secrets.toml; None when there is
+    no such section (local use: no sign-in). ``[None]`` is the single unnamed provider."""
+    try:
+        if "auth" not in st.secrets:
+            return None
+        auth = st.secrets["auth"]
+    except Exception:  # no secrets.toml at all
+        return None
+    if "client_id" in auth:
+        return [None]
+    return [name for name in auth if hasattr(auth[name], "keys") and "client_id" in auth[name]]
+
+
+def _signed_in() -> bool:
+    """Gate the app behind Streamlit's OIDC sign-in when ``[auth]`` is configured."""
+    providers = _auth_providers()
+    if providers is None:
+        return True
+    if st.user.get("is_logged_in"):
+        name = st.user.get("name") or st.user.get("email") or "signed in"
+        st.sidebar.caption(f"Signed in as {esc(str(name))}")
+        st.sidebar.button("Sign out", on_click=st.logout, key="sign_out")
+        return True
+    st.header("kubeplan")
+    st.write("Sign in to plan your Kubernetes platform.")
+    if not providers:
+        st.error("Sign-in is configured without a provider (client_id) in [auth].")
+    for provider in providers:
+        label = f"Sign in with {provider}" if provider else "Sign in"
+        st.button(
+            label,
+            key=f"sign_in_{provider}",
+            on_click=st.login,
+            args=(provider,) if provider else (),
+        )
+    return False

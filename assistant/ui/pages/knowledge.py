@@ -15,7 +15,7 @@ import streamlit as st
 
 from ...errors import InputError, KubeplanError
 from ...export import escape_markdown as esc
-from ...ingest import IngestProgress
+from ...ingest import IngestProgress, check_ingest_folder
 from ...schemas import IngestReport
 from ..common import Ctx, guarded, public, safe_url, show_error
 from ..components import source_expander
@@ -69,6 +69,9 @@ def _search_section(ctx: Ctx) -> None:
         st.info("No passage matches.")
     for n, source in enumerate(sources, start=1):
         label = f"[{n}] {source.title}" + (f" — {source.section}" if source.section else "")
+        if source.flags:
+            # Said before the title: the passage reads like orders to an assistant.
+            label = f"⚠ {', '.join(source.flags)}: {label}"
         source_expander(
             f"{label} (score {source.score:.3f})", source.url, source.path, source.snippet,
             f"hit_{n}",
@@ -129,13 +132,13 @@ def _ingest_section(ctx: Ctx) -> None:
     )
     go_upload = st.button("Ingest uploaded files", key="ingest_upload_go", disabled=not uploads)
     if go_folder:
-        path = Path(folder.strip()).expanduser()
         if not folder.strip():
             show_error(InputError("No folder given.", "type the path of a folder on the server."))
             return
-        _run_ingest(ctx, [path])
+        # Only folders under KUBEPLAN_INGEST_ROOTS: the page must not read /etc or $HOME.
+        _run_ingest(ctx, [check_ingest_folder(folder.strip(), settings)])
     elif go_upload and uploads:
-        target = settings.data_dir / "uploads" / settings.collection
+        target = settings.upload_dir / _upload_name(settings.collection)
         target.mkdir(parents=True, exist_ok=True)
         too_big = [u.name for u in uploads if u.size > settings.max_file_bytes]
         limit = settings.max_file_bytes
