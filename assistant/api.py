@@ -6,8 +6,9 @@ from one ``Settings``; it holds no logic of its own beyond that wiring.
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from .schemas import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .cards import CardIndex
     from .catalogue import Catalogue
     from .embedding import Embedder
     from .generation import Generator
@@ -65,6 +67,25 @@ class Assistant:
         self._retriever: Retriever | None = None
         self._generators: dict[str, Generator] = {}
         self._expand = True
+        self._cards: CardIndex | None = None
+        self._query_embedder: Embedder | None = None
+        self._ablations: frozenset[str] = frozenset()
+
+    def with_ablations(self, names: Iterable[str]) -> Assistant:
+        """A new Assistant sharing this one's settings, embedder, store, retriever,
+        catalogue, card index and backends, whose answers run with the named engine
+        components (``assistant.ablation.COMPONENTS``) switched off."""
+        from .ablation import checked
+
+        clone = copy.copy(self)
+        clone._ablations = checked(names)
+        # Generators are stateless; share the dict's contents, not the dict.
+        clone._generators = self._generators
+        return clone
+
+    @property
+    def ablations(self) -> frozenset[str]:
+        return self._ablations
 
     # -- components, built lazily once and reused ------------------------------------------
     @property
@@ -87,16 +108,48 @@ class Assistant:
     def retriever(self) -> Retriever:
         if self._retriever is None:
             from .keyword import KeywordIndexes
-            from .query_encoder import fast_query_embedder
             from .retrieval import Retriever
 
             self._retriever = Retriever(
-                fast_query_embedder(self.embedder),
+                self.query_embedder,
                 self.store,
                 KeywordIndexes(self.store, self.settings.data_dir),
                 self.settings.collection,
             )
         return self._retriever
+
+    @property
+    def query_embedder(self) -> Embedder:
+        if self._query_embedder is None:
+            from .query_encoder import fast_query_embedder
+
+            self._query_embedder = fast_query_embedder(self.embedder)
+        return self._query_embedder
+
+    def card_index(self) -> CardIndex:
+        """The decision cards as retrieval units; vectors cached under data_dir/cards/
+        per catalogue content hash (embedded once, then read)."""
+        if self._cards is None:
+            from .cards import build_card_index
+
+            self._cards = build_card_index(
+                self.load_catalogue(), self.embedder, self.settings.data_dir / "cards"
+            )
+        return self._cards
+
+    def _embed(self, text: str) -> Any:
+        import numpy as np
+
+        return np.asarray(self.query_embedder.embed_query(text), dtype=np.float32)
+
+    def _known(self, collection: str | None) -> Callable[[str], bool]:
+        cards = self.card_index()
+        vocab = self.retriever.vocabulary(collection)
+
+        def known(term: str) -> bool:
+            return term in cards.vocabulary or term in vocab
+
+        return known
 
     def load_catalogue(self) -> Catalogue:
         """The decision catalogue of ``settings.corpus_dir``, read once."""
@@ -237,7 +290,8 @@ class Assistant:
             return
         from .profile import retrieval_expansion
 
-        searched = with_synonyms(standalone, question)
+        synonyms = "synonyms" not in self._ablations
+        searched = with_synonyms(standalone, question) if synonyms else standalone
         expansion = retrieval_expansion(used_profile, searched) if self._expand else ""
         query = f"{searched} {expansion}".strip()
         k_used = k or self.settings.top_k
@@ -252,8 +306,7 @@ class Assistant:
         passages = tuple(found)
         retrieved = time.perf_counter()
         best = max((p.dense for p in passages if p.dense is not None), default=None)
-        # A profile given explicitly says the user is planning infrastructure.
-        if (profile is None or profile.is_empty()) and is_off_topic(standalone, best):
+        if is_off_topic(standalone, best):
             answer = out_of_scope_answer(
                 question,
                 generator.name,
@@ -276,6 +329,10 @@ class Assistant:
             history=turns,
             context_text=f"{user_text} {question}",
             lookup=self._lookup(topic),
+            cards=self.card_index(),
+            embed=self._embed,
+            known=self._known(None),
+            ablations=self._ablations,
         )
         if not stream:
             answer = generator.generate(request)

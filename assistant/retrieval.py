@@ -197,6 +197,10 @@ class Retriever:
             for rank, h in enumerate(hits)
         ]
 
+    def vocabulary(self, collection: str | None = None) -> frozenset[str]:
+        """Every (stemmed) token of the collection's keyword index."""
+        return self._keyword.get(collection or self._default_collection).vocabulary()
+
     def decision_passages(
         self, decision_ids: Sequence[str], collection: str | None = None, per_decision: int = 2
     ) -> list[Passage]:

@@ -1,0 +1,33 @@
+"""Switchable components of the answer engine, for ablation runs (``kubeplan eval --ablate``).
+
+Lowest layer: the harness reads ``COMPONENTS`` at run time, the engine reads the set of
+switched-off names from ``GenerationRequest.ablations``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .errors import InputError
+
+COMPONENTS: dict[str, str] = {
+    "card-retrieval": "dense (MiniLM) and BM25 match of the question against the decision cards",
+    "passage-evidence": "votes of the retrieved passages for the decisions they explain",
+    "profile-fit": "when/avoid_when of each card checked against the planning profile",
+    "aspects": "splitting the question into aspects, each scored and answered on its own",
+    "comparisons": "'X or Y' / 'X vs Y': every named option the catalogue has, order-free",
+    "diversity": "MMR over card embeddings: no two recommendations saying the same thing",
+    "abstention": "unknown terms, private data, harmful and off-topic intent by prototypes",
+    "synonyms": "scope.yaml synonym expansion of the question and its aspects",
+}
+
+
+def checked(names: Iterable[str]) -> frozenset[str]:
+    """``names`` as a set, or ``InputError`` naming the first unknown one."""
+    found = frozenset(names)
+    for name in sorted(found):
+        if name not in COMPONENTS:
+            raise InputError(
+                f"unknown ablation {name!r}.", f"use one of: {', '.join(COMPONENTS)}."
+            )
+    return found
