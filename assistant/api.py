@@ -137,10 +137,23 @@ class Assistant:
             )
         return self._cards
 
-    def _embed(self, text: str) -> Any:
+    def _embedding(self, texts: Sequence[str]) -> Callable[[str], Any]:
+        """Embeds ``texts`` now, in one forward pass when the encoder allows it, and
+        returns an embed function that serves them (and embeds anything else)."""
         import numpy as np
 
-        return np.asarray(self.query_embedder.embed_query(text), dtype=np.float32)
+        encoder = self.query_embedder
+        unique = list(dict.fromkeys(t for t in texts if t.strip()))
+        many = getattr(encoder, "embed_queries", None)
+        raw = many(unique) if many else [encoder.embed_query(t) for t in unique]
+        vectors = {t: np.asarray(v, dtype=np.float32) for t, v in zip(unique, raw, strict=True)}
+
+        def embed(text: str) -> Any:
+            if text not in vectors:
+                vectors[text] = np.asarray(encoder.embed_query(text), dtype=np.float32)
+            return vectors[text]
+
+        return embed
 
     def _known(self, collection: str | None) -> Callable[[str], bool]:
         cards = self.card_index()
@@ -295,7 +308,10 @@ class Assistant:
         expansion = retrieval_expansion(used_profile, searched) if self._expand else ""
         query = f"{searched} {expansion}".strip()
         k_used = k or self.settings.top_k
-        found = self.retriever.search(query, k_used, topic)
+        from .generation.engine import texts_to_embed
+
+        embed = self._embedding([query, *texts_to_embed(question, standalone, self._ablations)])
+        found = self.retriever.search(query, k_used, topic, vector=embed(query))
         if sum(1 for p in found if p.chunk.decision_ids) < CURATED_MIN:
             # Uncurated documents (e.g. the Kubernetes docs) filled the results: add the
             # best curated passages so the catalogue decisions keep their evidence.
@@ -330,7 +346,8 @@ class Assistant:
             context_text=f"{user_text} {question}",
             lookup=self._lookup(topic),
             cards=self.card_index(),
-            embed=self._embed,
+            embed=embed,
+            query_text=query,
             known=self._known(None),
             ablations=self._ablations,
         )

@@ -28,7 +28,7 @@ from .keyword import tokenize
 from .schemas import Decision
 
 #: Bump when what is embedded changes, so old caches are not reused.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"(])")
 _MARKUP = re.compile(r"[#*_>`|]+")
@@ -101,7 +101,7 @@ class CardIndex:
         return self._row[decision_id]
 
     def dense(self, query_vector: Any) -> Any:
-        """Cosine of the query with every card (its text or its best phrasing)."""
+        """Cosine of the query with every card (its text, its title or a phrasing)."""
         import numpy as np
 
         scores = self.vectors @ query_vector
@@ -168,7 +168,9 @@ def build_card_index(
     prototypes = load_prototypes()
     decisions = catalogue.by_topic()
     ids = [d.id for d in decisions]
-    phrases = [(i, p) for i, d in enumerate(decisions) for p in d.asked_as]
+    # A card's title alone is matched too: short asks ("managed k8s") name a card the way
+    # its title does, and the long card text dilutes them.
+    phrases = [(i, p) for i, d in enumerate(decisions) for p in [d.title, *d.asked_as]]
     sents = corpus_sentences(catalogue)
     protos = prototypes.texts()
     key = _content_hash(catalogue, prototypes, embedder)

@@ -164,7 +164,9 @@ class Retriever:
         k: int,
         topic: str | None = None,
         collection: str | None = None,
+        vector: Sequence[float] | None = None,
     ) -> list[Passage]:
+        """``vector``: the query's embedding when the caller has it already."""
         if not query.strip():
             raise InputError("the query is empty.", "ask a question or give search words.")
         if k < 1:
@@ -174,8 +176,9 @@ class Retriever:
         where: Mapping[str, Any] | None = {"topic": topic} if topic else None
         # Each retriever looks deeper than k so fusion and the caps have room to work.
         depth = max(3 * k, 24)
-        vector = self._embedder.embed_query(query)
-        dense = self._store.query(name, vector, depth, where=where)
+        if vector is None:
+            vector = self._embedder.embed_query(query)
+        dense = self._store.query(name, [float(x) for x in vector], depth, where=where)
         keyword = self._keyword.search(name, query, depth, where=where)
         return fuse(dense, keyword, k)
 

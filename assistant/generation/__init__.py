@@ -47,6 +47,9 @@ class GenerationRequest:
     cards: CardIndex | None = None
     #: Embeds a short text (aspects, options, off-corpus sentences) like the question.
     embed: Callable[[str], Any] | None = None
+    #: The text retrieval embedded (question, synonyms, profile words); scored as the
+    #: whole question's text against the cards.
+    query_text: str = ""
     #: Whether a (stemmed) term occurs anywhere in the knowledge base.
     known: Callable[[str], bool] = lambda term: True
     #: Engine components switched off (``assistant.ablation.COMPONENTS``).

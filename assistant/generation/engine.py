@@ -16,7 +16,7 @@ from ..profile import profile_conditions
 from ..retrieval import Passage
 from ..schemas import Confidence, Decision
 from ..scope import with_synonyms
-from .aspects import aspects, comparison
+from .aspects import Comparison, aspects, comparison
 from .scoring import Candidate, Query, Weights, load_weights, make_query, score, unknown_terms
 
 if TYPE_CHECKING:
@@ -55,11 +55,8 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
         )
     w = weights or load_weights()
     ablations = request.ablations
-    text = request.standalone_question
-    parts = aspects(request.question) if "aspects" not in ablations else [text]
-    if len(parts) > 1 and request.question != text:
-        parts = [text, *parts]
-    compared = comparison(request.question) if "comparisons" not in ablations else None
+    text = request.query_text or request.standalone_question
+    parts, compared = question_shape(request.question, request.standalone_question, ablations)
     query = make_query(text, parts, compared, request.embed)
     conditions = profile_conditions(request.profile, f"{request.context_text} {text}")
     candidates = score(
@@ -82,6 +79,25 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
     )
     request.extra["analysis"] = result
     return result
+
+
+def question_shape(
+    question: str, standalone: str, ablations: frozenset[str]
+) -> tuple[list[str], Comparison | None]:
+    """The aspects and the comparison of a question (a follow-up keeps its standalone
+    form as one more aspect)."""
+    parts = aspects(question) if "aspects" not in ablations else [standalone]
+    if len(parts) > 1 and question != standalone:
+        parts = [standalone, *parts]
+    compared = comparison(question) if "comparisons" not in ablations else None
+    return parts, compared
+
+
+def texts_to_embed(question: str, standalone: str, ablations: frozenset[str]) -> list[str]:
+    """What analysis will embed beside the retrieval query, so the caller can embed it
+    all in one forward pass."""
+    parts, compared = question_shape(question, standalone, ablations)
+    return [*(parts if len(parts) > 1 else []), *(compared.options if compared else ())]
 
 
 def _decline(
@@ -220,22 +236,23 @@ def why_sentence(
     passages: Sequence[Passage],
     target: Any,
     cards: CardIndex,
-    embed: Callable[[str], Any] | None,
+    focus: set[str],
     limit: int = 3,
 ) -> tuple[Passage, str] | None:
     """The whole sentence, among the first ``limit`` passages, nearest in meaning to
-    ``target`` (the question plus the card). Sentences outside the curated corpus are
-    embedded on the spot."""
+    ``target`` (the question plus the card). Sentences of the curated corpus have their
+    vectors in the card index; passages from elsewhere fall back to shared words with
+    ``focus`` (embedding them here would cost a forward pass per sentence)."""
     best: tuple[float, int, Passage, str] | None = None
     order = 0
     for passage in passages[:limit]:
         for s in sentences(passage.chunk.text):
             vector = cards.sentence_vectors.get(sentence_key(s))
-            if vector is None:
-                if embed is None:
-                    continue
-                vector = embed(s)
-            sim = float(vector @ target)
+            if vector is not None:
+                sim = 1.0 + float(vector @ target)
+            else:
+                words = set(tokenize(s))
+                sim = len(focus & words) / (len(focus) + 1.0) if words else 0.0
             order -= 1
             if best is None or (sim, order) > (best[0], best[1]):
                 best = (sim, order, passage, s)

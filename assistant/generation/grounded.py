@@ -28,6 +28,7 @@ from .engine import (
     Chosen,
     analyse,
     confidence_label,
+    question_words,
     select,
     target_vector,
     why_sentence,
@@ -186,7 +187,8 @@ def compose(request: GenerationRequest) -> PlanAnswer:
         cited = citations_for(cand)
         why = why_sentence(
             cited, target_vector(analysis.query, request.cards, cand.decision.id),
-            request.cards, request.embed,
+            request.cards, question_words(f"{request.standalone_question} "
+                                          f"{cand.decision.title}"),
         )
         if why is not None and why[0] in cited:
             cited = [why[0], *[p for p in cited if p is not why[0]]]

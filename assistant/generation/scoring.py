@@ -40,7 +40,10 @@ FEATURES: tuple[str, ...] = (
     "aspect_dense",
     "aspect_bm25",
     "aspect_top",
+    "rank",
+    "aspect_rank",
     "evidence",
+    "evidence_rel",
     "own_section",
     "match",
     "conflict",
@@ -51,8 +54,8 @@ FEATURES: tuple[str, ...] = (
 #: Features each ablation switches off (set to zero before the model reads them).
 ABLATED: dict[str, tuple[str, ...]] = {
     "card-retrieval": ("dense", "dense_gap", "bm25", "aspect_dense", "aspect_bm25",
-                       "aspect_top"),
-    "passage-evidence": ("evidence", "own_section"),
+                       "aspect_top", "rank", "aspect_rank"),
+    "passage-evidence": ("evidence", "evidence_rel", "own_section"),
     "profile-fit": ("match", "conflict", "hosting_mismatch"),
     "comparisons": ("option",),
 }
@@ -246,8 +249,19 @@ def score(
     ]
     combined = [d + 0.5 * k for d, k in per_aspect]
     aspect_dense = np.max(np.stack([d for d, _ in per_aspect]), axis=0)
+    # Distance to the best card, in the aspect where the card comes closest: a card that
+    # leads one part of a multi-part question is not far behind.
+    gap = np.max(np.stack([d - d.max() for d, _ in [(dense, None), *per_aspect]]), axis=0)
     aspect_bm25 = np.max(np.stack([k for _, k in per_aspect]), axis=0)
     leaders = {int(np.argmax(c)) for c in combined}
+    whole = dense + 0.5 * bm25
+    rank = np.empty(len(whole), dtype=np.float64)
+    rank[np.argsort(-whole, kind="stable")] = np.arange(len(whole))
+    aspect_rank = np.full(len(whole), np.inf)
+    for c in combined:
+        r = np.empty(len(c), dtype=np.float64)
+        r[np.argsort(-c, kind="stable")] = np.arange(len(c))
+        aspect_rank = np.minimum(aspect_rank, r)
     pool: dict[int, None] = {}
     if "card-retrieval" not in ablations:
         for i in np.argsort(-(dense + 0.5 * bm25), kind="stable")[:POOL].tolist():
@@ -264,8 +278,8 @@ def score(
     for did_opt in options:
         if did_opt is not None:
             pool[cards.row(did_opt)] = None
-    best_dense = float(dense.max())
     qtokens = set(tokenize(keyword_text(query.text)))
+    top_evidence = max((evidence(v) for v in votes.values()), default=0.0) or 1.0
     switched = {f for name in ablations for f in ABLATED.get(name, ())}
     out: list[Candidate] = []
     for row in pool:
@@ -277,12 +291,15 @@ def score(
         cand.aspect_scores = [float(c[row]) for c in combined]
         features = {
             "dense": float(dense[row]),
-            "dense_gap": float(dense[row]) - best_dense,
+            "dense_gap": float(gap[row]),
             "bm25": float(bm25[row]),
             "aspect_dense": float(aspect_dense[row]),
             "aspect_bm25": float(aspect_bm25[row]),
             "aspect_top": 1.0 if row in leaders else 0.0,
+            "rank": 1.0 / (1.0 + float(rank[row])),
+            "aspect_rank": 1.0 / (1.0 + float(aspect_rank[row])),
             "evidence": evidence(cand.passages),
+            "evidence_rel": evidence(cand.passages) / top_evidence,
             "own_section": 1.0 if any(
                 list(p.chunk.decision_ids) == [decision.id] for p, _ in cand.passages
             ) else 0.0,
