@@ -92,6 +92,8 @@ class CardIndex:
     prototype_labels: list[str]
     prototype_vectors: Any
     vocabulary: frozenset[str]
+    #: The embedder's name: fitted thresholds on cosines hold for this model only.
+    embedder: str = ""
     _bm25: Any = field(default=None, repr=False)
     _row: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -208,6 +210,7 @@ def build_card_index(
         prototype_labels=[label for label, _ in protos],
         prototype_vectors=proto_vectors,
         vocabulary=frozenset(vocabulary),
+        embedder=embedder.name,
         _bm25=bm25,
     )
 

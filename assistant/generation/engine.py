@@ -109,6 +109,11 @@ def _decline(
 ) -> Decline | None:
     top = candidates[0].probability if candidates else 0.0
     cards = protos["cards"]
+    assert request.cards is not None
+    if w.embedder and request.cards.embedder != w.embedder:
+        # Margins on cosines were fitted for another model (e.g. the test fake): only the
+        # model-free checks apply.
+        protos = {"cards": cards}
     if protos.get("harmful", -1.0) - cards >= w.get("margin_harmful", 0.05):
         return ("out_of_scope", "kubeplan does not help evade controls, hide resource use "
                 "or attack systems.")

@@ -120,8 +120,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     cases = read_cases(files)
     assistant = Assistant()
     capture = _Capture()
-    assistant._generators["capture"] = capture  # noqa: SLF001 - the fit reads the engine
-    neutral = Weights(coef={}, bias=0.0, settings={})
+    assistant._generators["capture"] = capture
+    neutral = Weights(coef={}, bias=0.0, settings={}, embedder=assistant.embedder.name)
     analysed: list[tuple[DevCase, Analysis | None, GenerationRequest | None]] = []
     for case in cases:
         capture.request = None
@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     coef, bias = fit_logistic(x, y)
     np.savez_compressed(args.out.with_name("fit_data.npz"), x=x, y=y)
     weights = Weights(coef=dict(zip(FEATURES, coef.tolist(), strict=True)), bias=bias,
-                      settings={})
+                      settings={}, embedder=assistant.embedder.name)
     for _, analysis, _ in analysed:
         if analysis is not None:
             for cand in analysis.candidates:
@@ -156,9 +156,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "about": "Fitted by `python -m assistant.generation.fit` on the dev split "
                  "(evals/cases.yaml + evals/suites/*.yaml); do not edit by hand.",
         "cases": len(cases),
-        "rows": int(len(y)),
+        "rows": len(y),
         "positives": int(y.sum()),
         "l2": L2,
+        "embedder": assistant.embedder.name,
         "features": list(FEATURES),
         "coef": {f: round(float(c), 6) for f, c in zip(FEATURES, coef, strict=True)},
         "bias": round(bias, 6),

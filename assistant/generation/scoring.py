@@ -75,6 +75,8 @@ class Weights:
     coef: dict[str, float]
     bias: float
     settings: dict[str, float]
+    #: The embedding model the thresholds on cosines were fitted with.
+    embedder: str = ""
 
     def probability(self, features: dict[str, float]) -> float:
         z = self.bias + sum(self.coef.get(k, 0.0) * v for k, v in features.items())
@@ -95,6 +97,7 @@ def load_weights() -> Weights:
         coef={k: float(v) for k, v in data["coef"].items()},
         bias=float(data["bias"]),
         settings={k: float(v) for k, v in data.get("settings", {}).items()},
+        embedder=str(data.get("embedder", "")),
     )
 
 
