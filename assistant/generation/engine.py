@@ -111,9 +111,15 @@ def _decline(
     cards = protos["cards"]
     assert request.cards is not None
     if w.embedder and request.cards.embedder != w.embedder:
-        # Margins on cosines were fitted for another model (e.g. the test fake): only the
-        # model-free checks apply.
-        protos = {"cards": cards}
+        # Margins on cosines and probability floors were fitted for another model (e.g.
+        # the test fake gives other cosines): only the model-free checks apply, an
+        # unknown name declining unless the profile speaks for the best candidate.
+        if unknown and not (candidates and candidates[0].matched):
+            return ("insufficient_evidence", "The knowledge base has no evidence about "
+                    + ", ".join(repr(u) for u in unknown) + ".")
+        return None if candidates and candidates[0].passages else (
+            "insufficient_evidence", "No decision of kubeplan's catalogue fits this "
+            "question well enough.")
     if protos.get("harmful", -1.0) - cards >= w.get("margin_harmful", 0.05):
         return ("out_of_scope", "kubeplan does not help evade controls, hide resource use "
                 "or attack systems.")
@@ -177,6 +183,8 @@ def select(
     def admit(cand: Candidate, forced: bool = False) -> None:
         if any(c is cand for c, _ in chosen) or len(chosen) >= limit:
             return
+        if cand.conflicts and not cand.matched and not forced:
+            return  # its own card advises against it here, and nothing speaks for it
         separations: list[tuple[Candidate, list[str]]] = []
         for rival, _ in chosen:
             alt = _alternatives(rival.decision, cand.decision)
@@ -208,8 +216,14 @@ def select(
         if cand.probability < p_min:
             break
         admit(cand)
-    if not chosen and ranked[0].probability >= w.get("p_answer", 0.2):
-        admit(ranked[0])
+    # Probability floors hold for the model they were fitted with; under another
+    # embedder (the test fake) the best supported candidate still answers.
+    fitted = not w.embedder or cards.embedder == w.embedder
+    floor = w.get("p_answer", 0.2) if fitted else 0.0
+    for cand in ranked:
+        if chosen or cand.probability < floor:
+            break
+        admit(cand)
     return group_by_topic(chosen)
 
 
