@@ -156,11 +156,16 @@ class Assistant:
         return embed
 
     def _known(self, collection: str | None) -> Callable[[str], bool]:
+        from .cards import near_word
+
         cards = self.card_index()
         vocab = self.retriever.vocabulary(collection)
 
         def known(term: str) -> bool:
-            return term in cards.vocabulary or term in vocab
+            if term in cards.vocabulary or term in vocab:
+                return True
+            # A misspelling of a word the knowledge base uses is not an unknown name.
+            return near_word(term, cards.vocabulary)
 
         return known
 

@@ -58,6 +58,32 @@ def sentences(text: str) -> list[str]:
     return [s for s in found if s[:1].isupper() or s[:1].isdigit()]
 
 
+def near_word(word: str, vocabulary: frozenset[str], cutoff: float = 0.8) -> bool:
+    """``word`` is one or two typos away from a vocabulary word of similar length
+    (difflib ratio; only words sharing the first letter are compared, for speed)."""
+    import difflib
+
+    if len(word) < 5:
+        return False
+    pool = [v for v in _by_initial(vocabulary).get(word[0], ()) if abs(len(v) - len(word)) <= 2]
+    return bool(difflib.get_close_matches(word, pool, n=1, cutoff=cutoff))
+
+
+_INITIALS: dict[int, dict[str, tuple[str, ...]]] = {}
+
+
+def _by_initial(vocabulary: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    found = _INITIALS.get(id(vocabulary))
+    if found is None:
+        groups: dict[str, list[str]] = {}
+        for v in vocabulary:
+            groups.setdefault(v[:1], []).append(v)
+        found = {k: tuple(sorted(g)) for k, g in groups.items()}
+        _INITIALS.clear()
+        _INITIALS[id(vocabulary)] = found
+    return found
+
+
 def sentence_key(sentence: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", sentence.lower())
 
