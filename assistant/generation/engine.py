@@ -223,7 +223,9 @@ def select(
     for cand in ranked:
         if chosen or cand.probability < floor:
             break
-        admit(cand)
+        # The best supported card, even one whose avoid_when seems to hold (the rationale
+        # then says to check that first), rather than no answer at all.
+        admit(cand, forced=True)
     return group_by_topic(chosen)
 
 
