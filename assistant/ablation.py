@@ -1,8 +1,7 @@
-"""Switchable components of the answer engine, for ablation studies (``kubeplan eval --ablate``).
+"""Switchable components of the answer engine, for ablation runs (``kubeplan eval --ablate``).
 
-The engine reads the set of switched-off names from ``GenerationRequest.ablations`` (and
-``Assistant._answer`` for the stages before generation); the eval harness reads the names
-from ``COMPONENTS`` at run time, so a new engine only has to change this table.
+Lowest layer: the harness reads ``COMPONENTS`` at run time, the engine reads the set of
+switched-off names from ``GenerationRequest.ablations``.
 """
 
 from __future__ import annotations
@@ -12,21 +11,23 @@ from collections.abc import Iterable
 from .errors import InputError
 
 COMPONENTS: dict[str, str] = {
-    "synonyms": "scope.yaml synonym expansion of the query and of each part of a question",
-    "card-matching": "lexical match of the question against decision cards, and the section "
-    "lookups of card-matched decisions",
-    "retrieval-evidence": "retrieved passages voting for the decisions they explain",
-    "profile-fit": "fit of the planning profile and question against a card's when/avoid_when",
-    "curated-top-up": "curated-only search when uncurated passages fill the results",
+    "card-retrieval": "dense (MiniLM) and BM25 match of the question against the decision cards",
+    "passage-evidence": "votes of the retrieved passages for the decisions they explain",
+    "profile-fit": "when/avoid_when of each card checked against the planning profile",
+    "aspects": "splitting the question into aspects, each scored and answered on its own",
+    "comparisons": "'X or Y' / 'X vs Y': every named option the catalogue has, order-free",
+    "diversity": "MMR over card embeddings: no two recommendations saying the same thing",
+    "abstention": "unknown terms, private data, harmful and off-topic intent by prototypes",
+    "synonyms": "scope.yaml synonym expansion of the question and its aspects",
 }
 
 
 def checked(names: Iterable[str]) -> frozenset[str]:
     """``names`` as a set, or ``InputError`` naming the first unknown one."""
-    wanted = frozenset(names)
-    for name in sorted(wanted):
+    found = frozenset(names)
+    for name in sorted(found):
         if name not in COMPONENTS:
             raise InputError(
                 f"unknown ablation {name!r}.", f"use one of: {', '.join(COMPONENTS)}."
             )
-    return wanted
+    return found

@@ -29,6 +29,7 @@ from .schemas import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .cards import CardIndex
     from .catalogue import Catalogue
     from .embedding import Embedder
     from .generation import Generator
@@ -68,11 +69,14 @@ class Assistant:
         self._retriever: Retriever | None = None
         self._generators: dict[str, Generator] = {}
         self._expand = True
+        self._cards: CardIndex | None = None
+        self._query_embedder: Embedder | None = None
         self._ablations: frozenset[str] = frozenset()
 
     def with_ablations(self, names: Iterable[str]) -> Assistant:
-        """A cheap copy sharing settings, embedder, store, retriever, catalogue and caches,
-        whose answers run with the components ``names`` (see ``assistant.ablation``) off."""
+        """A new Assistant sharing this one's settings, embedder, store, retriever,
+        catalogue, card index and backends, whose answers run with the named engine
+        components (``assistant.ablation.COMPONENTS``) switched off."""
         from .ablation import checked
 
         clone = copy.copy(self)
@@ -82,6 +86,9 @@ class Assistant:
         clone._retriever, clone._catalogue = self.retriever, self.load_catalogue()
         self._embedder, self._store = clone._embedder, clone._store
         self._retriever, self._catalogue = clone._retriever, clone._catalogue
+        self._cards = clone._cards = self.card_index()
+        # Generators are stateless; share the dict's contents, not the dict.
+        clone._generators = self._generators
         return clone
 
     @property
@@ -110,16 +117,66 @@ class Assistant:
     def retriever(self) -> Retriever:
         if self._retriever is None:
             from .keyword import KeywordIndexes
-            from .query_encoder import fast_query_embedder
             from .retrieval import Retriever
 
             self._retriever = Retriever(
-                fast_query_embedder(self.embedder),
+                self.query_embedder,
                 self.store,
                 KeywordIndexes(self.store, self.settings.data_dir),
                 self.settings.collection,
             )
         return self._retriever
+
+    @property
+    def query_embedder(self) -> Embedder:
+        if self._query_embedder is None:
+            from .query_encoder import fast_query_embedder
+
+            self._query_embedder = fast_query_embedder(self.embedder)
+        return self._query_embedder
+
+    def card_index(self) -> CardIndex:
+        """The decision cards as retrieval units; vectors cached under data_dir/cards/
+        per catalogue content hash (embedded once, then read)."""
+        if self._cards is None:
+            from .cards import build_card_index
+
+            self._cards = build_card_index(
+                self.load_catalogue(), self.embedder, self.settings.data_dir / "cards"
+            )
+        return self._cards
+
+    def _embedding(self, texts: Sequence[str]) -> Callable[[str], Any]:
+        """Embeds ``texts`` now, in one forward pass when the encoder allows it, and
+        returns an embed function that serves them (and embeds anything else)."""
+        import numpy as np
+
+        encoder = self.query_embedder
+        unique = list(dict.fromkeys(t for t in texts if t.strip()))
+        many = getattr(encoder, "embed_queries", None)
+        raw = many(unique) if many else [encoder.embed_query(t) for t in unique]
+        vectors = {t: np.asarray(v, dtype=np.float32) for t, v in zip(unique, raw, strict=True)}
+
+        def embed(text: str) -> Any:
+            if text not in vectors:
+                vectors[text] = np.asarray(encoder.embed_query(text), dtype=np.float32)
+            return vectors[text]
+
+        return embed
+
+    def _known(self, collection: str | None) -> Callable[[str], bool]:
+        from .cards import near_word
+
+        cards = self.card_index()
+        vocab = self.retriever.vocabulary(collection)
+
+        def known(term: str) -> bool:
+            if term in cards.vocabulary or term in vocab:
+                return True
+            # A misspelling of a word the knowledge base uses is not an unknown name.
+            return near_word(term, cards.vocabulary)
+
+        return known
 
     def load_catalogue(self) -> Catalogue:
         """The decision catalogue of ``settings.corpus_dir``, read once."""
@@ -284,10 +341,11 @@ class Assistant:
         query = f"{searched} {expansion}".strip()
         _check_deadline(deadline, budget, "understanding the question")
         k_used = k or self.settings.top_k
-        found = self.retriever.search(query, k_used, topic)
-        if "curated-top-up" not in off and sum(
-            1 for p in found if p.chunk.decision_ids
-        ) < CURATED_MIN:
+        from .generation.engine import texts_to_embed
+
+        embed = self._embedding([query, *texts_to_embed(question, standalone, self._ablations)])
+        found = self.retriever.search(query, k_used, topic, vector=embed(query))
+        if sum(1 for p in found if p.chunk.decision_ids) < CURATED_MIN:
             # Uncurated documents (e.g. the Kubernetes docs) filled the results: add the
             # best curated passages so the catalogue decisions keep their evidence.
             seen = {p.chunk.id for p in found}
@@ -301,8 +359,7 @@ class Assistant:
         retrieved = time.perf_counter()
         _check_deadline(deadline, budget, "retrieval")
         best = max((p.dense for p in passages if p.dense is not None), default=None)
-        # A profile given explicitly says the user is planning infrastructure.
-        if (profile is None or profile.is_empty()) and is_off_topic(standalone, best):
+        if is_off_topic(standalone, best):
             answer = out_of_scope_answer(
                 question,
                 generator.name,
@@ -325,7 +382,11 @@ class Assistant:
             history=turns,
             context_text=f"{user_text} {question}",
             lookup=self._lookup(topic),
-            ablations=off,
+            cards=self.card_index(),
+            embed=embed,
+            query_text=query,
+            known=self._known(None),
+            ablations=self._ablations,
             extra={"deadline": deadline} if deadline is not None else {},
         )
         if not stream:

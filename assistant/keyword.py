@@ -101,6 +101,13 @@ class KeywordIndex:
     generation: str
     _bm25: Any = field(default=None, repr=False)
     _sections: dict[str, list[Chunk]] | None = field(default=None, repr=False)
+    _vocabulary: frozenset[str] | None = field(default=None, repr=False)
+
+    def vocabulary(self) -> frozenset[str]:
+        """Every token the index knows, computed once."""
+        if self._vocabulary is None:
+            self._vocabulary = frozenset(self._bm25.vocab_dict) if self._bm25 else frozenset()
+        return self._vocabulary
 
     def section_chunks(self, decision_id: str) -> list[Chunk]:
         """Chunks of the section that explains ``decision_id`` (tied to it alone)."""

@@ -101,14 +101,24 @@ class NumpyBert:
         ]
 
     def encode(self, text: str) -> list[float]:
+        return self.encode_many([text])[0]
+
+    def encode_many(self, texts: Sequence[str]) -> list[list[float]]:
+        """Several short texts in one forward pass: their tokens form one sequence and a
+        block-diagonal mask keeps each text's attention to itself. The pass is bound by
+        reading the weights, so a few texts cost about as much as one."""
         import numpy as np
 
-        ids = np.asarray(self.tokenizer.encode(text).ids, dtype=np.int64)
+        encoded = [np.asarray(self.tokenizer.encode(t).ids, dtype=np.int64) for t in texts]
+        ids = np.concatenate(encoded)
+        positions = np.concatenate([np.arange(len(e)) for e in encoded])
+        segment = np.concatenate([np.full(len(e), i) for i, e in enumerate(encoded)])
+        mask = np.where(segment[:, None] == segment[None, :], 0.0, -1e9).astype(np.float32)
         w = self.w
         n = len(ids)
         x = (
             w["embeddings.word_embeddings.weight"][ids]
-            + w["embeddings.position_embeddings.weight"][:n]
+            + w["embeddings.position_embeddings.weight"][positions]
             + w["embeddings.token_type_embeddings.weight"][0]
         )
         x = self._norm(x, "embeddings.LayerNorm")
@@ -123,7 +133,7 @@ class NumpyBert:
             q = q.reshape(n, self.heads, d).transpose(1, 0, 2)
             k = k.reshape(n, self.heads, d).transpose(1, 2, 0)
             v = v.reshape(n, self.heads, d).transpose(1, 0, 2)
-            scores = (q @ k) * scale
+            scores = (q @ k) * scale + mask
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             scores /= scores.sum(-1, keepdims=True)
             ctx = (scores @ v).transpose(1, 0, 2).reshape(n, hidden)
@@ -135,9 +145,12 @@ class NumpyBert:
             h = 0.5 * h * (1.0 + _erf(h / np.sqrt(2.0)))
             out = h @ w[f"{p}.output.dense.weight"] + w[f"{p}.output.dense.bias"]
             x = self._norm(out + x, f"{p}.output.LayerNorm")
-        pooled = x.mean(0)
-        pooled = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
-        return [float(v) for v in pooled]
+        vectors = []
+        for i in range(len(encoded)):
+            pooled = x[segment == i].mean(0)
+            pooled = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+            vectors.append([float(v) for v in pooled])
+        return vectors
 
 
 @cache
@@ -171,24 +184,41 @@ class FastQueryEmbedder:
         return self._base.embed_documents(texts)
 
     def embed_query(self, text: str) -> list[float]:
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """Several short queries (a question, its aspects) in one forward pass."""
+        if not texts:
+            return []
         with _lock:
             model = _model(str(self._path))
             with _one_blas_thread():
-                return model.encode(text)
+                return model.encode_many(texts)
 
 
 def _one_blas_thread() -> Any:
     """Matrices of twenty rows lose more to BLAS thread hand-offs than they gain (600 ms
     against 20 ms on a busy two-core machine), so the forward pass runs on one thread."""
     import contextlib
+
+    controller = _controller()
+    if controller is None:
+        return contextlib.nullcontext()
+    return controller.limit(limits=1, user_api="blas")
+
+
+@cache
+def _controller() -> Any:
+    """One scan of the loaded BLAS libraries per process: ``threadpool_limits`` rescans
+    them on every call, which costs tens of milliseconds once torch is loaded."""
     import importlib
 
     try:
         # threadpoolctl comes with scikit-learn (a sentence-transformers dependency).
         threadpoolctl = importlib.import_module("threadpoolctl")
     except ImportError:
-        return contextlib.nullcontext()
-    return threadpoolctl.threadpool_limits(limits=1, user_api="blas")
+        return None
+    return threadpoolctl.ThreadpoolController()
 
 
 def fast_query_embedder(base: Embedder) -> Embedder:

@@ -166,7 +166,9 @@ class Retriever:
         k: int,
         topic: str | None = None,
         collection: str | None = None,
+        vector: Sequence[float] | None = None,
     ) -> list[Passage]:
+        """``vector``: the query's embedding when the caller has it already."""
         if not query.strip():
             raise InputError("the query is empty.", "ask a question or give search words.")
         if k < 1:
@@ -176,14 +178,16 @@ class Retriever:
         where: Mapping[str, Any] | None = {"topic": topic} if topic else None
         # Each retriever looks deeper than k so fusion and the caps have room to work.
         depth = max(3 * k, 24)
-        vector = self._embedder.embed_query(query)
+        if vector is None:
+            vector = self._embedder.embed_query(query)
+        values = [float(x) for x in vector]
         for attempt in (0, 1):
             # Both retrievers read the generation published when the request started,
             # even if an ingest publishes another one meanwhile.
             pointer = self._store.pointer(name)
             source = pointer.physical if pointer else name
             try:
-                dense = self._store.query(source, vector, depth, where=where)
+                dense = self._store.query(source, values, depth, where=where)
                 keyword = self._keyword.search(name, query, depth, where=where, source=source)
             except CollectionNotFoundError:
                 if attempt == 0 and pointer is not None:
@@ -209,6 +213,10 @@ class Retriever:
             )
             for rank, h in enumerate(hits)
         ]
+
+    def vocabulary(self, collection: str | None = None) -> frozenset[str]:
+        """Every (stemmed) token of the collection's keyword index."""
+        return self._keyword.get(collection or self._default_collection).vocabulary()
 
     def decision_passages(
         self, decision_ids: Sequence[str], collection: str | None = None, per_decision: int = 2

@@ -68,6 +68,10 @@ class Decision(Strict):
         default_factory=list, description="Ids of competing decisions in the catalogue."
     )
     sources: list[str] = Field(min_length=1, description="URLs that support it.")
+    asked_as: list[str] = Field(
+        default_factory=list,
+        description="Optional: ways people phrase the need, written from the card's own content.",
+    )
     topic: str = Field(default="", description="Filled from the id's prefix.")
     doc_id: str = Field(default="", description="The document that carries the decision.")
 
@@ -259,6 +263,12 @@ class Recommendation(Strict):
     rationale: str = Field(description="Why, for this question's situation.")
     tradeoffs: list[str] = Field(default_factory=list, description="What it costs or risks.")
     confidence: Confidence = Field(description="How strongly the evidence supports it.")
+    probability: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="The fitted model's probability that this decision is called for (grounded).",
+    )
     citations: list[str] = Field(
         min_length=1, description="Ids of entries in the answer's `sources`; never empty."
     )

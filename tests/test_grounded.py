@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant import Assistant
-from assistant.generation.grounded import Candidate, is_multi_part, select
-from assistant.schemas import Decision, PlanAnswer, PlanningProfile, Turn
+from assistant.schemas import PlanAnswer, PlanningProfile, Turn
 from tests.chain_support import fixture_assistant
 
 
@@ -82,42 +81,6 @@ def test_open_questions_name_what_the_profile_leaves_open(small: Assistant) -> N
     answer = small.ask("How should we share clusters between our teams?")
     assert answer.open_questions
     assert all(q.endswith("?") for q in answer.open_questions)
-
-
-def decision(did: str, when: list[str], alternatives: list[str] = ()) -> Decision:  # type: ignore[assignment]
-    return Decision(
-        id=did, title=f"Title of {did}", recommendation="Do the thing that fits the case.",
-        when=when, tradeoffs=["t"], alternatives=list(alternatives),
-        sources=["https://example.org/x"],
-    )
-
-
-def candidate(d: Decision, evidence: float, matched: list[str]) -> Candidate:
-    from assistant.retrieval import Passage
-    from assistant.schemas import Chunk
-
-    chunk = Chunk(id=d.id, text="t", collection="c", path="p", title="T", content_hash=d.id,
-                  decision_ids=[d.id])
-    return Candidate(decision=d, evidence=evidence, matched=matched,
-                     passages=[(Passage(chunk=chunk, score=1.0), 1.0)])
-
-
-def test_alternatives_need_a_separating_condition() -> None:
-    a = decision("tenancy.a", ["small team"], ["tenancy.b"])
-    b = decision("tenancy.b", ["small team"], ["tenancy.a"])
-    chosen = select([candidate(a, 1.2, ["small team"]), candidate(b, 1.1, ["small team"])], "q")
-    assert [c.decision.id for c, _ in chosen] == ["tenancy.a"]
-    c = decision("tenancy.c", ["strong isolation"], ["tenancy.a"])
-    chosen = select(
-        [candidate(a, 1.2, ["small team"]), candidate(c, 1.1, ["strong isolation"])], "q"
-    )
-    assert [x.decision.id for x, _ in chosen] == ["tenancy.a", "tenancy.c"]
-    assert chosen[1][1][0][1] == ["strong isolation"]
-
-
-def test_multi_part_questions_are_detected() -> None:
-    assert is_multi_part("Which CNI should we use? And how do we expose services?")
-    assert not is_multi_part("Which CNI should we use?")
 
 
 # --------------------------------------------------------------------------- real corpus

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from ..cards import CardIndex
 from ..catalogue import Catalogue
 from ..config import Settings
 from ..errors import BackendError
@@ -42,6 +43,17 @@ class GenerationRequest:
     #: Fetches the section passages of decisions whose cards match the question but that
     #: search did not surface; ``None`` when the caller has no store at hand.
     lookup: Callable[[Sequence[str]], list[Passage]] | None = None
+    #: The decision cards as retrieval units (``assistant.cards.CardIndex``).
+    cards: CardIndex | None = None
+    #: Embeds a short text (aspects, options, off-corpus sentences) like the question.
+    embed: Callable[[str], Any] | None = None
+    #: The text retrieval embedded (question, synonyms, profile words); scored as the
+    #: whole question's text against the cards.
+    query_text: str = ""
+    #: Whether a (stemmed) term occurs anywhere in the knowledge base.
+    known: Callable[[str], bool] = lambda term: True
+    #: Engine components switched off (``assistant.ablation.COMPONENTS``).
+    ablations: frozenset[str] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict)
     #: Components switched off for an ablation study (names of ``assistant.ablation``).
     ablations: frozenset[str] = frozenset()

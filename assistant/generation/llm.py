@@ -27,10 +27,12 @@ from ..retrieval import Passage
 from ..schemas import AnswerEvent, AnswerMeta, PlanAnswer, Recommendation, Source
 from ..untrusted import flatten, instruction_flags
 from . import GenerationRequest, sources_event, unique_sources
-from .grounded import describe_profile, rank_candidates
+from .engine import analyse
+from .grounded import declined, describe_profile
 
 NAME = "llm"
-MAX_CANDIDATES = 12
+#: Candidates the model chooses from: the shared engine's semantic pool, best first.
+MAX_CANDIDATES = 20
 
 # provider -> (python module, pip package, environment variable with the key). The pip
 # packages are kubeplan's extras openai / anthropic / ollama.
@@ -118,17 +120,18 @@ def format_passages(passages: Sequence[Passage]) -> str:
 
 
 def format_candidates(request: GenerationRequest) -> str:
-    """Candidate decisions: those the passages explain, best first, with their support."""
+    """Candidate decisions of the shared engine (card match, passage evidence, profile
+    fit), best first, with the passages that support them."""
     number = {p.chunk.id: i for i, p in enumerate(request.passages, 1)}
     lines = []
-    for cand in rank_candidates(request)[:MAX_CANDIDATES]:
+    for cand in analyse(request).candidates[:MAX_CANDIDATES]:
         d = cand.decision
         refs = sorted({number[p.chunk.id] for p, _ in cand.passages if p.chunk.id in number})
         line = (
             f"- {d.id}: {d.title}. Recommendation: {d.recommendation} "
             f"When: {'; '.join(d.when)}. Avoid when: {'; '.join(d.avoid_when) or '-'}. "
             f"Alternatives: {', '.join(d.alternatives) or '-'}. "
-            f"Supported by passages: {', '.join(f'[{r}]' for r in refs)}"
+            f"Supported by passages: {', '.join(f'[{r}]' for r in refs) or '-'}"
         )
         # One line per candidate: the model (and the offline fake) read them line by line.
         lines.append(flatten(line))
@@ -483,10 +486,20 @@ class LLMGenerator:
             raise _call_error(exc, self._spec) from exc
 
     def generate(self, request: GenerationRequest) -> PlanAnswer:
+        if analyse(request).decline is not None:
+            return self._declined(request)
         messages = self._messages(request)
         return self._finish(request, messages, self._invoke(messages))
 
+    def _declined(self, request: GenerationRequest) -> PlanAnswer:
+        meta = AnswerMeta(standalone_question=request.standalone_question)
+        answer = declined(request, analyse(request), meta)
+        return answer.model_copy(update={"backend": self.name})
+
     def stream(self, request: GenerationRequest) -> Iterator[AnswerEvent]:
+        if analyse(request).decline is not None:
+            yield AnswerEvent(kind="answer", answer=self._declined(request))
+            return
         yield sources_event(request.passages)
         messages = self._messages(request)
         parts = []

@@ -1,0 +1,291 @@
+"""The decision engine both backends share: analyse a request (aspects, comparison,
+scored candidates, whether to decline), select a diverse plan, and pick the sentence that
+says why. Pure functions over the request's data; the card index and the query embedder
+come with the request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..cards import CardIndex, sentence_key, sentences
+from ..errors import BackendError
+from ..keyword import tokenize
+from ..profile import profile_conditions
+from ..retrieval import Passage
+from ..schemas import Confidence, Decision
+from ..scope import with_synonyms
+from .aspects import Comparison, aspects, comparison
+from .scoring import Candidate, Query, Weights, load_weights, make_query, score, unknown_terms
+
+if TYPE_CHECKING:
+    from . import GenerationRequest
+
+Decline = tuple[Literal["insufficient_evidence", "out_of_scope"], str]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    query: Query
+    candidates: tuple[Candidate, ...]
+    conditions: dict[str, bool | None]
+    decline: Decline | None
+    unknown: tuple[str, ...]
+    prototypes: dict[str, float]
+    narrow: bool
+
+
+def _keyword_text(ablations: frozenset[str]) -> Callable[[str], str]:
+    if "synonyms" in ablations:
+        return lambda text: text
+    return with_synonyms
+
+
+def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analysis:
+    """Aspects, comparison, scored candidates and the abstention verdict of a request.
+    Cached on the request: both the answer and its stream reuse one analysis."""
+    cached = request.extra.get("analysis")
+    if isinstance(cached, Analysis):
+        return cached
+    if request.cards is None or request.embed is None:
+        raise BackendError(
+            "the request carries no card index or query embedder.",
+            "build requests through Assistant (it attaches both).",
+        )
+    w = weights or load_weights()
+    ablations = request.ablations
+    text = request.query_text or request.standalone_question
+    parts, compared = question_shape(request.question, request.standalone_question, ablations)
+    query = make_query(text, parts, compared, request.embed)
+    conditions = profile_conditions(request.profile, f"{request.context_text} {text}")
+    candidates = score(
+        query, _keyword_text(ablations), request.passages, request.catalogue, request.cards,
+        conditions, w, ablations,
+    )
+    protos = request.cards.prototype_scores(query.vector)
+    unknown = tuple(unknown_terms(request.question, request.known))
+    decline = None
+    if "abstention" not in ablations:
+        decline = _decline(request, candidates, protos, unknown, w)
+    result = Analysis(
+        query=query,
+        candidates=tuple(candidates),
+        conditions=conditions,
+        decline=decline,
+        unknown=unknown,
+        prototypes=protos,
+        narrow=len(query.aspects) == 1 and compared is None,
+    )
+    request.extra["analysis"] = result
+    return result
+
+
+def question_shape(
+    question: str, standalone: str, ablations: frozenset[str]
+) -> tuple[list[str], Comparison | None]:
+    """The aspects and the comparison of a question (a follow-up keeps its standalone
+    form as one more aspect)."""
+    parts = aspects(question) if "aspects" not in ablations else [standalone]
+    if len(parts) > 1 and question != standalone:
+        parts = [standalone, *parts]
+    compared = comparison(question) if "comparisons" not in ablations else None
+    return parts, compared
+
+
+def texts_to_embed(question: str, standalone: str, ablations: frozenset[str]) -> list[str]:
+    """What analysis will embed beside the retrieval query, so the caller can embed it
+    all in one forward pass."""
+    parts, compared = question_shape(question, standalone, ablations)
+    return [*(parts if len(parts) > 1 else []), *(compared.options if compared else ())]
+
+
+def _decline(
+    request: GenerationRequest,
+    candidates: Sequence[Candidate],
+    protos: dict[str, float],
+    unknown: Sequence[str],
+    w: Weights,
+) -> Decline | None:
+    top = candidates[0].probability if candidates else 0.0
+    cards = protos["cards"]
+    assert request.cards is not None
+    if w.embedder and request.cards.embedder != w.embedder:
+        # Margins on cosines and probability floors were fitted for another model (e.g.
+        # the test fake gives other cosines): only the model-free checks apply, an
+        # unknown name declining unless the profile speaks for the best candidate.
+        if unknown and not (candidates and candidates[0].matched):
+            return ("insufficient_evidence", "The knowledge base has no evidence about "
+                    + ", ".join(repr(u) for u in unknown) + ".")
+        return None if candidates and candidates[0].passages else (
+            "insufficient_evidence", "No decision of kubeplan's catalogue fits this "
+            "question well enough.")
+    if protos.get("harmful", -1.0) - cards >= w.get("margin_harmful", 0.05):
+        return ("out_of_scope", "kubeplan does not help evade controls, hide resource use "
+                "or attack systems.")
+    if protos.get("off_topic", -1.0) - cards >= w.get("margin_off_topic", 0.05):
+        return ("out_of_scope",
+                "This question is not about planning or running Kubernetes infrastructure.")
+    if protos.get("private", -1.0) - cards >= w.get("margin_private", 0.05):
+        return ("insufficient_evidence", "This asks about your own systems' data (incidents, "
+                "bills, current state), which kubeplan's knowledge base cannot know.")
+    if unknown and top < w.get("p_unknown", 0.9):
+        return ("insufficient_evidence", "The knowledge base has no evidence about "
+                + ", ".join(repr(u) for u in unknown) + ".")
+    if top < w.get("p_answer", 0.2):
+        return ("insufficient_evidence", "No decision of kubeplan's catalogue fits this "
+                "question well enough.")
+    return None
+
+
+# --------------------------------------------------------------------------- selection
+
+Chosen = tuple[Candidate, list[tuple[Candidate, list[str]]]]
+
+
+def _alternatives(a: Decision, b: Decision) -> bool:
+    return b.id in a.alternatives or a.id in b.alternatives
+
+
+def _separating(c: Candidate, other: Candidate) -> list[str]:
+    """Conditions that hold for ``c`` and that ``other``'s card does not also claim."""
+    theirs = {w.lower() for w in other.decision.when}
+    return [m for m in c.matched if m.lower() not in theirs]
+
+
+def limit_for(analysis: Analysis, w: Weights) -> int:
+    if analysis.narrow:
+        return int(w.get("limit_narrow", 2))
+    n = len(analysis.query.aspects) + len(
+        analysis.query.comparison.options if analysis.query.comparison else ()
+    )
+    return min(int(w.get("limit_max", 8)), int(w.get("limit_base", 2)) + n)
+
+
+def select(
+    analysis: Analysis,
+    cards: CardIndex,
+    ablations: frozenset[str] = frozenset(),
+    weights: Weights | None = None,
+) -> list[Chosen]:
+    """The plan: every compared option (unless the profile rules it out and another fits),
+    each aspect's leader, then the most probable rest; no near-duplicates (MMR over card
+    embeddings); an alternative pair only with the condition that separates it."""
+    w = weights or load_weights()
+    ranked = list(analysis.candidates)
+    if not ranked:
+        return []
+    p_min, p_leader = w.get("p_min", 0.5), w.get("p_leader", 0.3)
+    duplicate = w.get("duplicate", 0.9)
+    limit = limit_for(analysis, w)
+    chosen: list[Chosen] = []
+
+    def admit(cand: Candidate, forced: bool = False) -> None:
+        if any(c is cand for c, _ in chosen) or len(chosen) >= limit:
+            return
+        if cand.conflicts and not cand.matched and not forced:
+            return  # its own card advises against it here, and nothing speaks for it
+        separations: list[tuple[Candidate, list[str]]] = []
+        for rival, _ in chosen:
+            alt = _alternatives(rival.decision, cand.decision)
+            if (not alt and "diversity" not in ablations
+                    and cards.similarity(rival.decision.id, cand.decision.id) >= duplicate):
+                return
+            if alt:
+                sep = _separating(cand, rival)
+                if not sep and not forced:
+                    return
+                separations.append((rival, sep))
+        chosen.append((cand, separations))
+
+    options = sorted((c for c in ranked if c.option_of is not None),
+                     key=lambda c: (-c.probability, c.decision.id))
+    fitting = [c for c in options if not c.conflicts]
+    for cand in options:
+        if cand.conflicts and fitting:
+            continue  # the profile settles the comparison against this option
+        admit(cand, forced=True)
+    if len(analysis.query.aspects) > 1:
+        for a in range(len(analysis.query.aspects)):
+            eligible = [c for c in ranked if c.probability >= p_leader]
+            if eligible:
+                leader = max(eligible, key=lambda c: (c.aspect_scores[a], c.decision.id))
+                if leader.aspect_scores[a] >= w.get("aspect_min", 0.45):
+                    admit(leader)
+    for cand in ranked:
+        if cand.probability < p_min:
+            break
+        admit(cand)
+    # Probability floors hold for the model they were fitted with; under another
+    # embedder (the test fake) the best supported candidate still answers.
+    fitted = not w.embedder or cards.embedder == w.embedder
+    floor = w.get("p_answer", 0.2) if fitted else 0.0
+    for cand in ranked:
+        if chosen or cand.probability < floor:
+            break
+        # The best supported card, even one whose avoid_when seems to hold (the rationale
+        # then says to check that first), rather than no answer at all.
+        admit(cand, forced=True)
+    return group_by_topic(chosen)
+
+
+def group_by_topic(chosen: list[Chosen]) -> list[Chosen]:
+    """Best first, with the recommendations of one topic together."""
+    order: dict[str, float] = {}
+    for cand, _ in chosen:
+        t = cand.decision.topic
+        order[t] = max(order.get(t, 0.0), cand.probability)
+    return sorted(chosen, key=lambda pair: (-order[pair[0].decision.topic],
+                                            -pair[0].probability, pair[0].decision.id))
+
+
+def confidence_label(probability: float, w: Weights | None = None) -> Confidence:
+    """The label from the fitted probability; cut points in weights.json (fitted so each
+    label's share of correct recommendations on the dev split is as documented there)."""
+    weights = w or load_weights()
+    if probability >= weights.get("confidence_high", 0.75):
+        return "high"
+    if probability >= weights.get("confidence_medium", 0.45):
+        return "medium"
+    return "low"
+
+
+# --------------------------------------------------------------------------- why
+
+
+def why_sentence(
+    passages: Sequence[Passage],
+    target: Any,
+    cards: CardIndex,
+    focus: set[str],
+    limit: int = 3,
+) -> tuple[Passage, str] | None:
+    """The whole sentence, among the first ``limit`` passages, nearest in meaning to
+    ``target`` (the question plus the card). Sentences of the curated corpus have their
+    vectors in the card index; passages from elsewhere fall back to shared words with
+    ``focus`` (embedding them here would cost a forward pass per sentence)."""
+    best: tuple[float, int, Passage, str] | None = None
+    order = 0
+    for passage in passages[:limit]:
+        for s in sentences(passage.chunk.text):
+            vector = cards.sentence_vectors.get(sentence_key(s))
+            if vector is not None:
+                sim = 1.0 + float(vector @ target)
+            else:
+                words = set(tokenize(s))
+                sim = len(focus & words) / (len(focus) + 1.0) if words else 0.0
+            order -= 1
+            if best is None or (sim, order) > (best[0], best[1]):
+                best = (sim, order, passage, s)
+    return (best[2], best[3]) if best else None
+
+
+def target_vector(query: Query, cards: CardIndex, decision_id: str) -> Any:
+    import numpy as np
+
+    v = query.vector + cards.vectors[cards.row(decision_id)]
+    return v / (float(np.linalg.norm(v)) or 1.0)
+
+
+def question_words(text: str) -> set[str]:
+    return set(tokenize(text))

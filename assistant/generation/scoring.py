@@ -1,0 +1,341 @@
+"""Decision scoring shared by both backends: a candidate pool from the card index and
+the retrieved passages, one feature vector per candidate, and the fitted logistic model
+(``weights.json``, written by ``python -m assistant.generation.fit``) that turns it into
+a probability.
+
+Features (all for one question and one decision card):
+
+- ``dense``/``dense_gap``: MiniLM cosine of the question with the card, and its distance
+  to the best card's; ``bm25``: BM25 of the question against the cards (0..1 of the best);
+- ``aspect_dense``/``aspect_bm25``/``aspect_top``: the same for the question's best
+  aspect, and whether the card leads an aspect;
+- ``evidence``/``own_section``: votes of retrieved passages that explain the decision;
+- ``match``/``conflict``/``hosting_mismatch``: the card's ``when``/``avoid_when`` against
+  the profile (``profile_conditions`` and its vocabulary);
+- ``option``: the card is an option the question names in a comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from ..cards import CardIndex
+from ..catalogue import Catalogue
+from ..keyword import tokenize
+from ..profile import VOCABULARY, display, vocabulary_terms
+from ..retrieval import Passage
+from ..schemas import Decision
+from .aspects import Comparison, content
+
+FEATURES: tuple[str, ...] = (
+    "dense",
+    "dense_gap",
+    "bm25",
+    "aspect_dense",
+    "aspect_bm25",
+    "aspect_top",
+    "rank",
+    "aspect_rank",
+    "evidence",
+    "evidence_rel",
+    "own_section",
+    "match",
+    "conflict",
+    "hosting_mismatch",
+    "option",
+)
+
+#: Features each ablation switches off (set to zero before the model reads them).
+ABLATED: dict[str, tuple[str, ...]] = {
+    "card-retrieval": ("dense", "dense_gap", "bm25", "aspect_dense", "aspect_bm25",
+                       "aspect_top", "rank", "aspect_rank"),
+    "passage-evidence": ("evidence", "evidence_rel", "own_section"),
+    "profile-fit": ("match", "conflict", "hosting_mismatch"),
+    "comparisons": ("option",),
+}
+
+#: A passage of the decision's own section counts fully; one of its document that carries
+#: several decisions (an overview, a pitfalls list) counts this much.
+DOCUMENT_TIE = 0.35
+#: Cards scored per question: the best by card match, plus every card passages explain.
+POOL = 30
+POOL_PER_ASPECT = 5
+#: A free-text condition holds when the question uses this share of its words.
+FREE_TEXT_OVERLAP = 0.6
+
+
+@dataclass(frozen=True)
+class Weights:
+    coef: dict[str, float]
+    bias: float
+    settings: dict[str, float]
+    #: The embedding model the thresholds on cosines were fitted with.
+    embedder: str = ""
+
+    def probability(self, features: dict[str, float]) -> float:
+        z = self.bias + sum(self.coef.get(k, 0.0) * v for k, v in features.items())
+        return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+
+    def get(self, name: str, default: float) -> float:
+        return float(self.settings.get(name, default))
+
+
+def weights_path() -> Any:
+    return resources.files("assistant.generation").joinpath("weights.json")
+
+
+@cache
+def load_weights() -> Weights:
+    data = json.loads(weights_path().read_text(encoding="utf-8"))
+    return Weights(
+        coef={k: float(v) for k, v in data["coef"].items()},
+        bias=float(data["bias"]),
+        settings={k: float(v) for k, v in data.get("settings", {}).items()},
+        embedder=str(data.get("embedder", "")),
+    )
+
+
+@dataclass
+class Candidate:
+    decision: Decision
+    features: dict[str, float] = field(default_factory=dict)
+    probability: float = 0.0
+    passages: list[tuple[Passage, float]] = field(default_factory=list)
+    matched: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    aspect_scores: list[float] = field(default_factory=list)
+    option_of: int | None = None
+
+    @property
+    def best_passage(self) -> Passage | None:
+        return self.passages[0][0] if self.passages else None
+
+
+@dataclass(frozen=True)
+class Query:
+    """What scoring needs of a question: its text and vector, its aspects' texts and
+    vectors, and the comparison it makes (if any)."""
+
+    text: str
+    vector: Any
+    aspects: tuple[str, ...]
+    aspect_vectors: tuple[Any, ...]
+    comparison: Comparison | None = None
+    option_vectors: tuple[Any, ...] = ()
+
+
+def make_query(
+    text: str,
+    aspect_texts: Sequence[str],
+    comparison: Comparison | None,
+    embed: Callable[[str], Any],
+) -> Query:
+    vector = embed(text)
+    many = len(aspect_texts) > 1
+    vectors = tuple(embed(a) for a in aspect_texts) if many else (vector,)
+    options = comparison.options if comparison else ()
+    return Query(
+        text=text,
+        vector=vector,
+        aspects=tuple(aspect_texts) if many else (text,),
+        aspect_vectors=vectors,
+        comparison=comparison,
+        option_vectors=tuple(embed(o) for o in options),
+    )
+
+
+# --------------------------------------------------------------------------- conditions
+
+
+def _free_text_hit(condition: str, question_tokens: set[str]) -> bool:
+    tokens = set(tokenize(condition))
+    return bool(tokens) and len(tokens & question_tokens) / len(tokens) >= FREE_TEXT_OVERLAP
+
+
+def assess_conditions(
+    c: Candidate, conditions: dict[str, bool | None], question_tokens: set[str]
+) -> tuple[int, int, bool]:
+    """Matched and conflicting conditions of the card; counts and hosting mismatch."""
+    d = c.decision
+    hosting_terms: list[str] = []
+    hosting_hit = False
+    matched: dict[str, str] = {}
+    for item in d.when:
+        terms = vocabulary_terms(item)
+        for term in terms:
+            if VOCABULARY[term] == "hosting":
+                hosting_terms.append(term)
+                hosting_hit = hosting_hit or conditions.get(term) is True
+            if conditions.get(term) is True:
+                matched.setdefault(term, display(term))
+        if not terms and _free_text_hit(item, question_tokens):
+            matched.setdefault(item.lower(), item)
+    conflicts: dict[str, str] = {}
+    for item in d.avoid_when:
+        terms = vocabulary_terms(item)
+        for term in terms:
+            if conditions.get(term) is True:
+                conflicts.setdefault(term, display(term))
+        if not terms and _free_text_hit(item, question_tokens):
+            conflicts.setdefault(item.lower(), item)
+    c.matched = list(matched.values())
+    c.conflicts = list(conflicts.values())
+    known = any(conditions.get(t) is not None for t in hosting_terms)
+    mismatch = bool(hosting_terms) and known and not hosting_hit
+    return len(c.matched), len(c.conflicts), mismatch
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+def passage_votes(passages: Sequence[Passage], catalogue: Catalogue) -> dict[str, list[
+        tuple[Passage, float]]]:
+    """Each decision's passages with their weight: retrieval score, full for the
+    decision's own section and ``DOCUMENT_TIE`` for a passage shared by several."""
+    votes: dict[str, list[tuple[Passage, float]]] = {}
+    for passage in passages:
+        ids = [i for i in passage.chunk.decision_ids if catalogue.get(i) is not None]
+        tie = 1.0 if len(ids) == 1 else DOCUMENT_TIE
+        for did in ids:
+            votes.setdefault(did, []).append((passage, max(passage.score, 0.0) * tie))
+    for found in votes.values():
+        found.sort(key=lambda pw: (-pw[1], pw[0].chunk.id))
+    return votes
+
+
+def evidence(weighted: Sequence[tuple[Passage, float]]) -> float:
+    return sum(w * 0.5**i for i, (_, w) in enumerate(weighted[:3]))
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def option_cards(query: Query, cards: CardIndex, keyword_text: Callable[[str], str],
+                 min_match: float) -> list[str | None]:
+    """The card each comparison option names (by meaning and by name), or ``None``."""
+    import numpy as np
+
+    found: list[str | None] = []
+    if query.comparison is None:
+        return found
+    for option, vector in zip(query.comparison.options, query.option_vectors, strict=True):
+        score = cards.dense(vector) + 0.5 * cards.keyword(keyword_text(option))
+        best = int(np.argmax(score))
+        found.append(cards.ids[best] if float(score[best]) >= min_match else None)
+    return found
+
+
+def score(
+    query: Query,
+    keyword_text: Callable[[str], str],
+    passages: Sequence[Passage],
+    catalogue: Catalogue,
+    cards: CardIndex,
+    conditions: dict[str, bool | None],
+    weights: Weights,
+    ablations: frozenset[str] = frozenset(),
+) -> list[Candidate]:
+    """Every candidate decision with its features and probability, best first."""
+    import numpy as np
+
+    dense = cards.dense(query.vector)
+    bm25 = cards.keyword(keyword_text(query.text))
+    per_aspect = [
+        (cards.dense(v), cards.keyword(keyword_text(a)))
+        for a, v in zip(query.aspects, query.aspect_vectors, strict=True)
+    ]
+    combined = [d + 0.5 * k for d, k in per_aspect]
+    aspect_dense = np.max(np.stack([d for d, _ in per_aspect]), axis=0)
+    # Distance to the best card, in the aspect where the card comes closest: a card that
+    # leads one part of a multi-part question is not far behind.
+    gap = np.max(np.stack([d - d.max() for d, _ in [(dense, None), *per_aspect]]), axis=0)
+    aspect_bm25 = np.max(np.stack([k for _, k in per_aspect]), axis=0)
+    leaders = {int(np.argmax(c)) for c in combined}
+    whole = dense + 0.5 * bm25
+    rank = np.empty(len(whole), dtype=np.float64)
+    rank[np.argsort(-whole, kind="stable")] = np.arange(len(whole))
+    aspect_rank = np.full(len(whole), np.inf)
+    for c in combined:
+        r = np.empty(len(c), dtype=np.float64)
+        r[np.argsort(-c, kind="stable")] = np.arange(len(c))
+        aspect_rank = np.minimum(aspect_rank, r)
+    pool: dict[int, None] = {}
+    if "card-retrieval" not in ablations:
+        for i in np.argsort(-(dense + 0.5 * bm25), kind="stable")[:POOL].tolist():
+            pool[int(i)] = None
+        for c in combined:
+            for i in np.argsort(-c, kind="stable")[:POOL_PER_ASPECT].tolist():
+                pool[int(i)] = None
+    votes = passage_votes(passages, catalogue) if "passage-evidence" not in ablations else {}
+    for did in votes:
+        pool[cards.row(did)] = None
+    options = option_cards(query, cards, keyword_text, weights.get("option_min", 0.55))
+    if "comparisons" in ablations:
+        options = []
+    for did_opt in options:
+        if did_opt is not None:
+            pool[cards.row(did_opt)] = None
+    qtokens = set(tokenize(keyword_text(query.text)))
+    top_evidence = max((evidence(v) for v in votes.values()), default=0.0) or 1.0
+    switched = {f for name in ablations for f in ABLATED.get(name, ())}
+    out: list[Candidate] = []
+    for row in pool:
+        decision = cards.decisions[row]
+        cand = Candidate(decision=decision, passages=list(votes.get(decision.id, [])))
+        n_match, n_conflict, mismatch = assess_conditions(cand, conditions, qtokens)
+        if decision.id in options:
+            cand.option_of = options.index(decision.id)
+        cand.aspect_scores = [float(c[row]) for c in combined]
+        features = {
+            "dense": float(dense[row]),
+            "dense_gap": float(gap[row]),
+            "bm25": float(bm25[row]),
+            "aspect_dense": float(aspect_dense[row]),
+            "aspect_bm25": float(aspect_bm25[row]),
+            "aspect_top": 1.0 if row in leaders else 0.0,
+            "rank": 1.0 / (1.0 + float(rank[row])),
+            "aspect_rank": 1.0 / (1.0 + float(aspect_rank[row])),
+            "evidence": evidence(cand.passages),
+            "evidence_rel": evidence(cand.passages) / top_evidence,
+            "own_section": 1.0 if any(
+                list(p.chunk.decision_ids) == [decision.id] for p, _ in cand.passages
+            ) else 0.0,
+            "match": float(min(n_match, 3)),
+            "conflict": float(min(n_conflict, 2)),
+            "hosting_mismatch": 1.0 if mismatch else 0.0,
+            "option": 1.0 if cand.option_of is not None else 0.0,
+        }
+        cand.features = {k: (0.0 if k in switched else v) for k, v in features.items()}
+        cand.probability = weights.probability(cand.features)
+        out.append(cand)
+    out.sort(key=lambda c: (-c.probability, c.decision.id))
+    return out
+
+
+def unknown_terms(question: str, known: Callable[[str], bool]) -> list[str]:
+    """Names and technical terms of the question that the knowledge base never uses:
+    capitalised words past a sentence start, CamelCase, words with digits or slashes."""
+    import re
+
+    found: list[str] = []
+    for sentence in re.split(r"(?<=[.?!])\s+", question):
+        words = re.findall(r"[A-Za-z][\w/.+-]*[\w+]|[A-Za-z]", sentence)
+        for i, word in enumerate(words):
+            salient = (
+                (i > 0 and word[:1].isupper())
+                or re.search(r"[a-z][A-Z]", word) is not None
+                or (re.search(r"\d", word) is not None and re.search(r"[A-Za-z]{2}", word))
+                or "/" in word
+            )
+            if not salient:
+                continue
+            tokens = [t for t in tokenize(word.replace("/", " ")) if content(t)]
+            if tokens and not all(known(t) for t in tokens):
+                found.append(word)
+    return list(dict.fromkeys(found))
