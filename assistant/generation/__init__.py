@@ -55,8 +55,6 @@ class GenerationRequest:
     #: Engine components switched off (``assistant.ablation.COMPONENTS``).
     ablations: frozenset[str] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict)
-    #: Components switched off for an ablation study (names of ``assistant.ablation``).
-    ablations: frozenset[str] = frozenset()
 
 
 @runtime_checkable
