@@ -183,7 +183,8 @@ class KeywordIndex:
             if (folder / "bm25").is_dir():
                 import bm25s
 
-                bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+                # Memory-mapped: the score matrix pages in as queries touch it.
+                bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=True, show_progress=False)
         except (OSError, ValueError, KeyError):
             return None
         return cls(chunks=chunks, generation=str(meta["generation"]), _bm25=bm25)
@@ -227,12 +228,16 @@ class KeywordIndexes:
         # The chat UI serves several sessions from one Assistant: one (re)build at a time.
         self._lock = threading.Lock()
 
-    def get(self, collection: str) -> KeywordIndex:
+    def get(self, collection: str, generation: str | None = None) -> KeywordIndex:
+        """The index of ``collection`` at ``generation`` (read from the store when None)."""
         with self._lock:
-            return self._get(collection)
+            return self._get(collection, generation)
 
-    def _get(self, collection: str) -> KeywordIndex:
-        generation = collection_generation(self._store, collection)
+    def generation(self, collection: str) -> str:
+        return collection_generation(self._store, collection)
+
+    def _get(self, collection: str, generation: str | None = None) -> KeywordIndex:
+        generation = generation or collection_generation(self._store, collection)
         cached = self._loaded.get(collection)
         if cached is not None and cached.generation == generation:
             return cached

@@ -7,8 +7,10 @@ keyword indexes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .embedding import Embedder
@@ -24,6 +26,8 @@ PER_DOCUMENT_CAP = 3
 #: Passages sharing this much of their vocabulary count as one.
 DUPLICATE_JACCARD = 0.85
 SNIPPET_CHARS = 700
+#: Lookups this soon after a search belong to the same answer and use its index.
+_SAME_ANSWER_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -71,10 +75,16 @@ def reciprocal_rank_fusion(
     return {item: score / best for item, score in fused.items()}
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
+
+
+@lru_cache(maxsize=8192)
+def _token_set(text: str) -> frozenset[str]:
+    # The same passages come back question after question: tokenize each once.
+    return frozenset(tokenize(text))
 
 
 def collapse_near_duplicates(
@@ -82,12 +92,12 @@ def collapse_near_duplicates(
 ) -> list[Passage]:
     """Keep the first of passages with the same content or nearly the same words."""
     kept: list[Passage] = []
-    kept_tokens: list[set[str]] = []
+    kept_tokens: list[frozenset[str]] = []
     hashes: set[str] = set()
     for passage in passages:
         if passage.chunk.content_hash in hashes:
             continue
-        tokens = set(tokenize(passage.chunk.text))
+        tokens = _token_set(passage.chunk.text)
         if any(_jaccard(tokens, other) >= threshold for other in kept_tokens):
             continue
         kept.append(passage)
@@ -157,6 +167,7 @@ class Retriever:
         self._keyword = keyword
         self._default_collection = default_collection
         self._checked: set[str] = set()
+        self._seen: dict[str, tuple[str, float]] = {}
 
     def search(
         self,
@@ -170,14 +181,35 @@ class Retriever:
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}.", "pass --k 1 or more.")
         name = collection or self._default_collection
-        self._check_collection(name)
+        if name not in self._checked:
+            self._check_collection(name)
         where: Mapping[str, Any] | None = {"topic": topic} if topic else None
         # Each retriever looks deeper than k so fusion and the caps have room to work.
         depth = max(3 * k, 24)
         vector = self._embedder.embed_query(query)
-        dense = self._store.query(name, vector, depth, where=where)
-        keyword = self._keyword.search(name, query, depth, where=where)
+        try:
+            dense = self._store.query(name, vector, depth, where=where)
+        except CollectionNotFoundError:
+            self._checked.discard(name)
+            self._check_collection(name)
+            raise
+        if not dense and not where:
+            # Only an empty (or emptied) collection answers nothing: say how to fill it.
+            self._checked.discard(name)
+            self._check_collection(name)
+        # One generation read per search; the curated and decision lookups of the same
+        # answer reuse it (see ``_generation``).
+        generation = self._keyword.generation(name)
+        self._seen[name] = (generation, time.monotonic())
+        keyword = self._keyword.get(name, generation).search(query, depth, where)
         return fuse(dense, keyword, k)
+
+    def _generation(self, name: str) -> str | None:
+        """The generation a search just read (within a second), else None (read it)."""
+        seen = self._seen.get(name)
+        if seen is not None and time.monotonic() - seen[1] < _SAME_ANSWER_SECONDS:
+            return seen[0]
+        return None
 
     def curated(
         self, query: str, k: int, topic: str | None = None, collection: str | None = None
@@ -187,7 +219,8 @@ class Retriever:
         list (at most 0.5, like a passage only one retriever found)."""
         name = collection or self._default_collection
         where: Mapping[str, Any] | None = {"topic": topic} if topic else None
-        hits = self._keyword.get(name).search(query, k, where=where, curated_only=True)
+        index = self._keyword.get(name, self._generation(name))
+        hits = index.search(query, k, where=where, curated_only=True)
         best = 2 / (RRF_K + 1)
         return [
             Passage(
@@ -202,7 +235,8 @@ class Retriever:
     ) -> list[Passage]:
         """The first passages of each decision's own section (score 0: not retrieved by
         search, looked up because the decision card matches the question)."""
-        index = self._keyword.get(collection or self._default_collection)
+        name = collection or self._default_collection
+        index = self._keyword.get(name, self._generation(name))
         found = []
         for did in decision_ids:
             found += [Passage(chunk=c, score=0.0) for c in index.section_chunks(did)[:per_decision]]

@@ -151,6 +151,9 @@ class ChromaStore:
     def __init__(self, client: Any, location: str) -> None:
         self._client = client
         self._location = location
+        # Collection handles for the read path: a search is one store call, not a
+        # lookup by name first. A handle gone stale (dropped elsewhere) is refetched.
+        self._handles: dict[str, Any] = {}
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -288,7 +291,7 @@ class ChromaStore:
         k: int,
         where: Mapping[str, Any] | None = None,
     ) -> list[ScoredChunk]:
-        col = self._collection(collection)
+        col = self._cached(collection)
         dimension = (col.metadata or {}).get("dimension")
         if isinstance(dimension, int) and dimension != len(embedding):
             raise StoreError(
@@ -297,13 +300,15 @@ class ChromaStore:
                 "query with the embedder the collection was built with, or re-ingest with "
                 "`kubeplan ingest --rebuild`.",
             )
-        n = self._call(col.count)
-        if n == 0 or k <= 0:
+        if k <= 0:
             return []
-        got = self._call(
-            col.query,
+        # Chroma returns fewer than n_results when the collection is smaller (or empty),
+        # so no count first: one call, with documents and metadata.
+        got = self._read(
+            collection,
+            "query",
             query_embeddings=[list(embedding)],
-            n_results=min(k, n),
+            n_results=k,
             where=_where(where),
             include=["documents", "metadatas", "distances"],
         )
@@ -319,7 +324,7 @@ class ChromaStore:
         ]
 
     def count(self, collection: str) -> int:
-        return int(self._call(self._collection(collection).count))
+        return int(self._read(collection, "count"))
 
     def get_meta(self, collection: str) -> dict[str, Any]:
         meta = self._collection(collection).metadata or {}
@@ -331,23 +336,46 @@ class ChromaStore:
         self._call(col.modify, metadata=merged)
 
     def drop(self, collection: str) -> None:
+        self._handles.pop(collection, None)
         if collection in self.collections():
             self._call(self._client.delete_collection, collection)
 
     # -- helpers --------------------------------------------------------------------------
+    def _cached(self, name: str) -> Any:
+        col = self._handles.get(name)
+        if col is None:
+            col = self._collection(name)
+        return col
+
+    def _read(self, name: str, method: str, **kwargs: Any) -> Any:
+        """``method`` of the cached handle; a stale handle is refetched once."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            return getattr(self._cached(name), method)(**kwargs)
+        except NotFoundError:
+            self._handles.pop(name, None)
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        return self._call(getattr(self._cached(name), method), **kwargs)
+
     def _collection(self, name: str, create: bool = False) -> Any:
         _check_name(name)
         if create:
-            return self._call(
+            col = self._call(
                 self._client.get_or_create_collection,
                 name,
                 configuration={"hnsw": {"space": "cosine"}},
                 embedding_function=None,
             )
+            self._handles[name] = col
+            return col
         from chromadb.errors import NotFoundError
 
         try:
-            return self._client.get_collection(name, embedding_function=None)
+            col = self._client.get_collection(name, embedding_function=None)
+            self._handles[name] = col
+            return col
         except NotFoundError as exc:
             raise CollectionNotFoundError(
                 f"Collection {name!r} does not exist in {self._location}.",
