@@ -4,7 +4,8 @@ The index lives under ``data_dir/keyword/<collection>/`` and records the collect
 ``generation`` (set by every ingest that changed something). When the store reports
 another generation the index is rebuilt from ``store.iter_chunks``; that works for an
 embedded store and for a Chroma server alike, so ingest never has to call us.
-bm25s (and numpy) are imported only when an index is built or loaded.
+bm25s is imported only to build an index; a saved one is scored with numpy over
+memory-mapped arrays (``SavedBm25``), so a question never imports bm25s or scipy.
 """
 
 from __future__ import annotations
@@ -179,12 +180,7 @@ class KeywordIndex:
             meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
             with (folder / "chunks.jsonl").open(encoding="utf-8") as fh:
                 chunks = [Chunk.model_validate_json(line) for line in fh if line.strip()]
-            bm25 = None
-            if (folder / "bm25").is_dir():
-                import bm25s
-
-                # Memory-mapped: the score matrix pages in as queries touch it.
-                bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=True, show_progress=False)
+            bm25 = SavedBm25.load(folder / "bm25") if (folder / "bm25").is_dir() else None
         except (OSError, ValueError, KeyError):
             return None
         return cls(chunks=chunks, generation=str(meta["generation"]), _bm25=bm25)
@@ -196,6 +192,46 @@ class KeywordIndex:
             return str(meta["generation"])
         except (OSError, ValueError, KeyError):
             return None
+
+
+class SavedBm25:
+    """A saved bm25s index, scored with numpy alone over memory-mapped arrays.
+
+    Answering a question needs only the per-token score columns bm25s saved; loading
+    bm25s itself would import scipy (half a second of a cold `kubeplan ask`) and read
+    the whole matrix. Scores equal bm25s's ``get_scores`` (tests/test_keyword.py).
+    """
+
+    def __init__(self, vocab: dict[str, int], data: Any, indices: Any, indptr: Any,
+                 num_docs: int) -> None:
+        self.vocab_dict = vocab
+        self._data, self._indices, self._indptr = data, indices, indptr
+        self._num_docs = num_docs
+
+    @classmethod
+    def load(cls, folder: Path) -> SavedBm25:
+        import numpy as np
+
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        arrays = [
+            np.load(folder / f"{name}.csc.index.npy", mmap_mode="r")
+            for name in ("data", "indices", "indptr")
+        ]
+        return cls(vocab, *arrays, num_docs=int(params["num_docs"]))
+
+    def get_scores(self, tokens: list[str]) -> Any:
+        import numpy as np
+
+        scores = np.zeros(self._num_docs, dtype=np.float32)
+        for token in tokens:
+            column = self.vocab_dict.get(token)
+            if column is None:
+                continue
+            start, end = int(self._indptr[column]), int(self._indptr[column + 1])
+            np.add.at(scores, np.asarray(self._indices[start:end]),
+                      np.asarray(self._data[start:end], dtype=np.float32))
+        return scores
 
 
 def _matches(chunk: Chunk, where: Mapping[str, Any] | None) -> bool:

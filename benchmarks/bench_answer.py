@@ -49,6 +49,8 @@ REPO = Path(__file__).resolve().parent.parent
 K8S_DOCS = REPO.parent / "shared" / "corpora" / "kubernetes-docs"
 DEFAULT_DIR = REPO / ".kubeplan" / "bench-answer"
 RESULTS = REPO / "benchmarks" / "results"
+#: --no-ingest: use the seed's collection as it is (to time another checkout on it).
+NO_INGEST = "--no-ingest" in sys.argv
 
 QUESTIONS = [
     "How many etcd members should we run?",
@@ -98,7 +100,7 @@ def prepare(
     assistant = Assistant(settings)
     have = name in assistant.store.collections() and assistant.store.count(name) > 0
     wanted = [BUNDLED_CORPUS] if seed is not None else roots
-    if not have or seed is not None:
+    if not have or (seed is not None and not NO_INGEST):
         started = time.perf_counter()
         report = run_ingest(
             wanted, settings=settings, store=assistant.store, embedder=assistant.embedder
@@ -222,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus-seed", type=Path,
                         help="Data dir that already holds the bundled corpus (copied).")
     parser.add_argument("--corpus-seed-collection", default="kubeplan")
+    parser.add_argument("--no-ingest", action="store_true",
+                        help="Use the seeded collection as it is (no ingest).")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ladder", default="", help="chunk counts, e.g. 5000,20000")
     parser.add_argument("--cold-runs", type=int, default=3)

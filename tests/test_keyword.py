@@ -6,7 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.keyword import KeywordIndex, KeywordIndexes, index_dir, stem, tokenize
+import pytest
+
+from assistant.keyword import (
+    KeywordIndex,
+    KeywordIndexes,
+    SavedBm25,
+    index_dir,
+    stem,
+    tokenize,
+)
 from assistant.schemas import Chunk
 
 
@@ -108,3 +117,40 @@ def test_collections_without_a_generation_rebuild_when_their_size_changes(
     store.chunks.append(chunk("4", "Vault issues dynamic secrets.", "secrets"))
     assert indexes.search("c", "vault", 3)[0].chunk.id == "4"
     assert store.scans == 2
+
+
+def test_saved_index_scores_like_bm25s_without_importing_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    corpus_dir = Path(__file__).resolve().parent.parent / "corpus"
+    chunks = [
+        chunk(str(i), para, path=path.name)
+        for i, (path, para) in enumerate(
+            (p, para)
+            for p in sorted(corpus_dir.rglob("*.md"))[:6]
+            for para in p.read_text(encoding="utf-8").split("\n\n")
+            if len(para) > 80
+        )
+    ]
+    built = KeywordIndex.build(chunks, "g1")
+    built.save(tmp_path / "idx")
+    loaded = KeywordIndex.load(tmp_path / "idx")
+    assert loaded is not None and isinstance(loaded._bm25, SavedBm25)
+    for query in ("etcd quorum members", "spot instances for batch jobs", "network policy",
+                  "nothing-matches-this-word"):
+        tokens = list(dict.fromkeys(t for t in tokenize(query) if t in built._bm25.vocab_dict))
+        if tokens:
+            assert loaded._bm25.get_scores(tokens) == pytest.approx(
+                built._bm25.get_scores(tokens), rel=1e-5, abs=1e-6
+            )
+        assert loaded.search(query, 10) == built.search(query, 10)
+    # A fresh process answering from the saved index never imports bm25s (or scipy).
+    probe = (
+        "import sys; from pathlib import Path; from assistant.keyword import KeywordIndex; "
+        f"i = KeywordIndex.load(Path({str(tmp_path / 'idx')!r})); i.search('etcd quorum', 3); "
+        "print('bm25s' in sys.modules, 'scipy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.split() == ["False", "False"]
