@@ -214,11 +214,11 @@ class SavedBm25:
 
         params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
         vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
-        arrays = [
+        data, indices, indptr = (
             np.load(folder / f"{name}.csc.index.npy", mmap_mode="r")
             for name in ("data", "indices", "indptr")
-        ]
-        return cls(vocab, *arrays, num_docs=int(params["num_docs"]))
+        )
+        return cls(vocab, data, indices, indptr, int(params["num_docs"]))
 
     def get_scores(self, tokens: list[str]) -> Any:
         import numpy as np
