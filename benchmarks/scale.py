@@ -3,12 +3,16 @@
 A seed collection (the bundled corpus, embedded once with the real model) is copied
 under other roots (``copy1/...``, ``copy2/...``) with its stored vectors until the
 target chunk count: the index sizes grow as they would with more documents, and no
-model runs. Copies repeat their seed's texts, so results hold more near-duplicates
+model runs. Each copy's vectors get a little seeded noise (cosine ~0.98 to the
+original): exact duplicate vectors make an HNSW graph search slower than real
+documents would. Copies repeat their seed's texts, so results hold more near-duplicates
 than real documents would (the collapse step removes them); latency, not quality, is
 what these collections measure.
 """
 
 from __future__ import annotations
+
+import random
 
 from assistant.schemas import Chunk
 from assistant.store import ChromaStore
@@ -28,6 +32,7 @@ def grow(store: ChromaStore, seed: str, target: str, chunks: int) -> int:
     batch_vectors: list[list[float]] = []
     made = 0
     copy = 0
+    rng = random.Random(7)
     while made < chunks:
         for chunk in base:
             if made >= chunks:
@@ -44,7 +49,12 @@ def grow(store: ChromaStore, seed: str, target: str, chunks: int) -> int:
                     }
                 )
             )
-            batch_vectors.append(vectors[chunk.content_hash])
+            vector = vectors[chunk.content_hash]
+            if copy:
+                noisy = [x + rng.gauss(0.0, 0.01) for x in vector]
+                norm = sum(x * x for x in noisy) ** 0.5
+                vector = [x / norm for x in noisy]
+            batch_vectors.append(vector)
             made += 1
             if len(batch) >= 2000:
                 store.upsert(target, batch, batch_vectors)
