@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: app test install lint typecheck pytest ingest eval bench bench-full browser-deps clean
+.PHONY: app test install lint typecheck pytest ingest eval bench bench-full bench-deps browser-deps clean
 
 app: install ingest
 	$(VENV)/bin/streamlit run app.py --server.headless=true --browser.gatherUsageStats=false --client.toolbarMode=viewer
@@ -53,13 +53,18 @@ eval: install ingest
 
 # Minutes on two cores: ingest of 40 upstream files against the textbook pipeline, answer
 # latency over a 5k-chunk ladder, cold start, 1-8 clients through a chroma server.
-bench: install ingest
+bench: install ingest bench-deps
 	$(PY) -m benchmarks.bench_ingest --subset 40
 	$(PY) -m benchmarks.bench_answer --ladder 2500,5000
 	$(PY) -m benchmarks.bench_concurrency
 
+# The textbook pipeline's packages (see the `bench` extra in pyproject.toml for --no-deps).
+bench-deps: install
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps \
+		'langchain-text-splitters>=1.1' 'langchain-huggingface>=1.2'
+
 # The 210 EKS + Kubernetes concepts files, and the growth ladder to 100k chunks.
-bench-full: install ingest
+bench-full: install ingest bench-deps
 	$(PY) -m benchmarks.bench_ingest --full
 	$(PY) -m benchmarks.bench_answer --ladder 5000,20000,50000,100000
 	$(PY) -m benchmarks.bench_concurrency
