@@ -14,7 +14,7 @@ KUBEPLAN_PORT ?= 8501
 # Megabytes per uploaded file; Streamlit refuses larger uploads before they arrive.
 KUBEPLAN_MAX_UPLOAD_MB ?= 10
 
-.PHONY: app test install lint typecheck pytest ingest eval bench browser-deps clean
+.PHONY: app test install lint typecheck pytest ingest eval bench bench-full bench-deps browser-deps clean
 
 app: install ingest
 	$(VENV)/bin/streamlit run app.py --server.headless=true --browser.gatherUsageStats=false --client.toolbarMode=viewer \
@@ -59,10 +59,24 @@ ingest: install
 eval: install ingest
 	$(VENV)/bin/kubeplan eval --baseline evals/baseline.json
 
-bench: install ingest
-	$(PY) -m benchmarks.bench_ingest
-	$(PY) -m benchmarks.bench_answer
+# Minutes on two cores: ingest of 40 upstream files against the textbook pipeline, answer
+# latency over a 5k-chunk ladder, cold start, 1-8 clients through a chroma server.
+bench: install ingest bench-deps
+	$(PY) -m benchmarks.bench_ingest --subset 40
+	$(PY) -m benchmarks.bench_answer --ladder 2500,5000
+	$(PY) -m benchmarks.bench_concurrency
 	$(PY) -m benchmarks.bench_readers
+
+# The textbook pipeline's packages (see the `bench` extra in pyproject.toml for --no-deps).
+bench-deps: install
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps \
+		'langchain-text-splitters>=1.1' 'langchain-huggingface>=1.2'
+
+# The 210 EKS + Kubernetes concepts files, and the growth ladder to 100k chunks.
+bench-full: install ingest bench-deps
+	$(PY) -m benchmarks.bench_ingest --full
+	$(PY) -m benchmarks.bench_answer --ladder 5000,20000,50000,100000
+	$(PY) -m benchmarks.bench_concurrency
 
 clean:
 	rm -rf $(VENV) .kubeplan .mypy_cache .ruff_cache .pytest_cache

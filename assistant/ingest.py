@@ -27,6 +27,13 @@ from .config import Settings
 from .embedding import Embedder
 from .errors import InputError, KubeplanError, StoreLockedError
 from .generations import StagedCollection
+from .ingest_speed import (
+    BackgroundWriter,
+    IngestTuning,
+    VectorSource,
+    migrate_legacy_sources,
+    root_label,
+)
 from .loading import (
     FoundFile,
     ParseTimeout,
@@ -178,6 +185,9 @@ class _Run:
     files_done: int = 0
     pending: list[tuple[Chunk, _FileWork]] = field(default_factory=list)
     started: bool = False  # whether this run has changed the store yet
+    vectors: VectorSource | None = None
+    walked_roots: list[Path] = field(default_factory=list)
+    writer: BackgroundWriter = field(default_factory=lambda: BackgroundWriter(threaded=False))
 
     def notify(self, current: str = "") -> None:
         if self.progress:
@@ -200,21 +210,41 @@ class _Run:
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
-            self.before_write()
-            self.store.delete(self.collection, sorted(ids))
+            self.writer.submit(lambda: self._delete_now(ids))
+
+    def _delete_now(self, ids: Sequence[str]) -> None:
+        self.before_write()
+        self.store.delete(self.collection, sorted(ids))
 
     def flush(self) -> None:
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        vectors = self.embedder.embed_documents([embedding_text(c) for c, _ in batch])
-        self.before_write()
-        self.store.upsert(self.collection, [c for c, _ in batch], vectors)
+        chunks = [c for c, _ in batch]
+        if self.vectors is not None:
+            reused_before = self.vectors.reused + self.vectors.deduplicated
+            vectors = self.vectors.vectors(chunks)
+            self.report.chunks_reused += (
+                self.vectors.reused + self.vectors.deduplicated - reused_before
+            )
+        else:
+            vectors = self.embedder.embed_documents([embedding_text(c) for c in chunks])
         self.report.chunks_embedded += len(batch)
+        done = []
         for _, work in batch:
             work.waiting -= 1
             if work.waiting == 0:
-                self.delete(sorted(work.stale))
+                done.append(work)
+
+        def write() -> None:
+            # New chunks before stale ones go: a crash leaves extras, never gaps.
+            self.before_write()
+            self.store.upsert(self.collection, chunks, vectors)
+            for work in done:
+                if work.stale:
+                    self.store.delete(self.collection, sorted(work.stale))
+
+        self.writer.submit(write)
         self.notify()
 
 
@@ -229,9 +259,11 @@ def run_ingest(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     progress: ProgressCallback | None = None,
+    tuning: IngestTuning | None = None,
 ) -> IngestReport:
     """Bring ``collection`` in line with the files under ``paths``; see the module doc."""
     started = time.perf_counter()
+    tuning = tuning or IngestTuning()
     name = collection or settings.collection
     found = walk(
         [Path(p) for p in paths],
@@ -257,7 +289,10 @@ def run_ingest(
     existed = name in store.collections()
     if not existed:
         store.set_meta(name, {"embedder": embedder.name, "dimension": embedder.dimension})
-    stored = store.ids_by_path(name)
+    labels = {root_label(r): r for r in found.roots}
+    for item in found.files:
+        labels.setdefault(root_label(item.root), item.root)
+    stored = migrate_legacy_sources(store.ids_by_path(name), labels)
     mpath = manifest_path(settings, store.location, name)
     manifest = {} if rebuild else read_manifest(mpath)
     new_manifest: dict[str, dict[str, Any]] = {}
@@ -266,28 +301,18 @@ def run_ingest(
         embedder=embedder,
         collection=name,
         report=report,
-        flush_size=max(settings.embed_batch_size * 4, 16),
+        flush_size=tuning.flush_chunks or max(settings.embed_batch_size * 8, 16),
         progress=progress,
         files_total=len(found.files),
+        vectors=VectorSource(embedder, store, name, reuse_store=existed and tuning.reuse_vectors),
+        writer=BackgroundWriter(threaded=tuning.write_thread),
+        walked_roots=list(found.roots),
     )
-    run.notify()
-    budget = min(settings.chunk_tokens, embedder.max_tokens)
-    seen: set[str] = set()
-    for item in found.files:
-        source = source_key(item.root.as_posix(), item.rel)
-        if source in seen:
-            continue
-        seen.add(source)
-        report.files_seen += 1
-        run.files_done += 1
-        _ingest_file(run, item, source, stored, manifest, new_manifest, settings, budget)
-        if len(run.pending) >= run.flush_size:
-            run.flush()
-        run.notify(item.rel)
-    run.flush()
-    removed = _delete_removed(
-        run, found.roots, seen, stored, new_manifest, filtered=bool(include or exclude)
-    )
+    try:
+        removed = _walk_and_write(run, found, stored, manifest, new_manifest, settings,
+                                  filtered=bool(include or exclude), labels=labels)
+    finally:
+        run.writer.close()
     for source, entry in manifest.items():
         # Sources of other roots in this collection keep their cache entries.
         if source not in new_manifest and source in stored and source not in removed:
@@ -300,6 +325,35 @@ def run_ingest(
     write_manifest(mpath, name, new_manifest, _manifest_roots(mpath, roots, new_manifest))
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _walk_and_write(
+    run: _Run,
+    found: Any,
+    stored: dict[str, set[str]],
+    manifest: dict[str, dict[str, Any]],
+    new_manifest: dict[str, dict[str, Any]],
+    settings: Settings,
+    *,
+    filtered: bool,
+    labels: dict[str, Path],
+) -> set[str]:
+    """Ingest every found file, then delete what is gone; returns the removed sources."""
+    budget = min(settings.chunk_tokens, run.embedder.max_tokens)
+    seen: set[str] = set()
+    for item in found.files:
+        source = source_key(root_label(item.root), item.rel)
+        if source in seen:
+            continue
+        seen.add(source)
+        run.report.files_seen += 1
+        run.files_done += 1
+        _ingest_file(run, item, source, stored, manifest, new_manifest, settings, budget)
+        if len(run.pending) >= run.flush_size:
+            run.flush()
+        run.notify(item.rel)
+    run.flush()
+    return _delete_removed(run, labels, seen, stored, filtered=filtered)
 
 
 def _ingest_file(
@@ -337,6 +391,9 @@ def _ingest_file(
         # chunking (a hostile file can make any of them slow).
         with time_limit(settings.parse_timeout):
             doc = parse_file(item, data, corpus_dir=settings.corpus_dir)
+            # Ids and stored sources name the root by its folder name: a moved checkout
+            # keeps its ids (see ingest_speed.py).
+            doc = doc.model_copy(update={"root": root_label(item.root)})
             doc, redactions = (
                 redact_document(doc) if settings.redact_secrets else (doc, 0)
             )
@@ -438,10 +495,9 @@ def _keep(
 
 def _delete_removed(
     run: _Run,
-    roots: Sequence[Path],
+    labels: dict[str, Path],
     seen: set[str],
     stored: dict[str, set[str]],
-    new_manifest: dict[str, dict[str, Any]],
     filtered: bool,
 ) -> set[str]:
     """Delete chunks of sources under the walked roots that are gone.
@@ -450,12 +506,13 @@ def _delete_removed(
     only sources whose file no longer exists are: a narrower run must not wipe the rest.
     Other roots' chunks in the same collection are never touched.
     """
-    prefixes = [r.as_posix().rstrip("/") + "/" for r in roots]
+    walked = {label: path for label, path in labels.items() if path in run.walked_roots}
     removed: set[str] = set()
     for source, ids in stored.items():
-        if source in seen or not any(source.startswith(p) for p in prefixes):
+        label, _, rel = source.partition("/")
+        if source in seen or label not in walked:
             continue
-        if filtered and os.path.exists(source):
+        if filtered and (walked[label] / rel).exists():
             continue
         run.report.chunks_deleted += len(ids)
         run.delete(sorted(ids))

