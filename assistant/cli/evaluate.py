@@ -199,7 +199,8 @@ def eval_command(
             )
             failing = [f"newly failing: {describe(r)}"
                        for r in newly_failing(report, base, allowed)]
-    verdict = gate(report, bounds)
+    # Answer evals gate per case against a baseline; aggregate deltas are reported only.
+    verdict = gate(report, bounds, aggregate=report.kind != "answers" or baseline is None)
     report = report.model_copy(
         update={"gate": verdict.model_copy(update={"failures": [*verdict.failures, *failing]})}
     )
@@ -233,7 +234,7 @@ def _print_summary(console: Console, report: EvalReport) -> None:
     from ..evaluation.report import headline_rows as rows_of
 
     table = Table(title=f"kubeplan {report.kind} eval (95% bootstrap CI)")
-    table.add_column("metric")
+    table.add_column("metric", no_wrap=True)
     for b in report.backends:
         table.add_column(b, justify="right")
     for row in rows_of(report):
@@ -271,7 +272,7 @@ def _print_summary(console: Console, report: EvalReport) -> None:
 def _print_table(console: Console, title: str, header: list[str], rows: list[list[str]]) -> None:
     table = Table(title=title)
     for i, col in enumerate(header):
-        table.add_column(escape(col), justify="left" if i == 0 else "right")
+        table.add_column(escape(col), justify="left" if i == 0 else "right", no_wrap=i == 0)
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     console.print(table)

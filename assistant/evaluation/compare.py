@@ -148,13 +148,20 @@ def parse_fail_under(items: Iterable[str]) -> dict[str, float]:
     return bounds
 
 
-def gate(report: EvalReport, fail_under: Mapping[str, float] | None = None) -> Gate:
-    """Failures: regressions in ``report.comparison`` and values beyond ``fail_under``.
+def gate(
+    report: EvalReport,
+    fail_under: Mapping[str, float] | None = None,
+    *,
+    aggregate: bool = True,
+) -> Gate:
+    """Failures: regressions in ``report.comparison`` (unless ``aggregate`` is False: answer
+    evals gate per case, see ``regressions.py``, and report aggregate deltas only) and values
+    beyond ``fail_under``.
 
     For metrics where lower is better (``must_not_rate``, latency) the bound is a maximum.
     """
     failures = []
-    if report.comparison:
+    if report.comparison and aggregate:
         for bc in report.comparison.backends:
             for d in bc.deltas:
                 if d.regression:
