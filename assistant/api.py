@@ -303,6 +303,10 @@ class Assistant:
 
         limit = self.settings.max_question_chars
         question = clean_question(question or "", limit)
+        # One-time loading (card vectors embedded on first use, keyword indexes) is not
+        # answering: it must not spend the answer's time budget.
+        self.card_index()
+        _ = self.retriever
         started = time.perf_counter()
         budget = self.settings.answer_timeout
         deadline = started + budget if budget > 0 else None
@@ -387,6 +391,7 @@ class Assistant:
             query_text=query,
             known=self._known(None),
             ablations=self._ablations,
+            topic=topic,
             extra={"deadline": deadline} if deadline is not None else {},
         )
         if not stream:

@@ -523,12 +523,25 @@ def _delete_removed(
 def _manifest_roots(
     path: Path, roots: Sequence[str], sources: dict[str, dict[str, Any]]
 ) -> list[str]:
-    """This run's roots and earlier runs' roots that still have a source in the collection."""
-    candidates = set(roots) | set(read_manifest_roots(path))
+    """The real folders the collection's sources came from, for ``doctor --repair``.
+
+    Source keys start with a root's folder name (``root_label``), not its path, so the
+    manifest is where the paths are kept: this run's roots, and earlier runs' roots that
+    still have a source in the collection. An earlier root whose name one of this run's
+    roots now carries is the same root moved (its sources have the same keys): only the
+    new path is kept. Sources keyed by absolute paths (stores written before location-free
+    keys) keep their roots too.
+    """
+    current = set(roots)
+    taken = {root_label(r) for r in current}
+    earlier = {r for r in read_manifest_roots(path) if root_label(r) not in taken}
+    labels = {s.partition("/")[0] for s in sources}
     return sorted(
         r
-        for r in candidates
-        if r in sources or any(s.startswith(r.rstrip("/") + "/") for s in sources)
+        for r in current | earlier
+        if root_label(r) in labels
+        or r in sources
+        or any(s.startswith(r.rstrip("/") + "/") for s in sources)
     )
 
 

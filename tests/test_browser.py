@@ -234,7 +234,7 @@ def _ask(browser: Any, question: str, done: str, timeout: float = 60.0) -> str:
     )
     box.send_keys(question)
     box.send_keys(Keys.ENTER)
-    return _wait_for(lambda: (t := _body(browser)) and done in t and t, repr(done), timeout)
+    return str(_wait_for(lambda: (t := _body(browser)) and done in t and t, repr(done), timeout))
 
 
 def _click_text(browser: Any, selector: str, text: str, what: str) -> None:
@@ -295,6 +295,8 @@ def test_planning_workspace_follow_ups_scope_form_uploads_and_open_questions(
         "the team size input",
     )
     size.send_keys("\b\b\b\b7")
+    # Submitting before the keystrokes reached the widget would send the old value.
+    _wait_for(lambda: size.get_attribute("value") == "7" or None, "the typed team size")
     _click_text(browser, "[data-testid='stSidebar'] button", "Re-plan with this profile", "submit")
     # The last question is out of scope: the facts are kept, that question is not re-asked.
     _wait_for(lambda: "Facts saved" in _body(browser), "the facts-saved note")

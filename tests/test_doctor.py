@@ -93,6 +93,25 @@ def test_rebuild_plan_comes_from_the_manifests(env: Settings, tmp_path: Path) ->
     assert plan == {"kubeplan": [FIXTURES.resolve()], "other": [(tmp_path / "docs").resolve()]}
 
 
+def test_a_moved_root_is_rebuilt_from_where_it_is_now(env: Settings, tmp_path: Path) -> None:
+    # Chunk ids carry the root's folder name, not its path: the manifest keeps the path.
+    moved = tmp_path / "elsewhere" / "docs"
+    moved.parent.mkdir()
+    (tmp_path / "docs").rename(moved)
+    before = counts(env)
+    Assistant(env, embedder=FakeEmbedder()).ingest([moved], collection="other")
+    assert counts(env) == before  # same ids: replaced in place, not duplicated
+    location = env.store_dir.resolve().as_posix()
+    assert rebuild_plan(env, location)["other"] == [moved.resolve()]
+
+    second = write_tree(tmp_path / "more", n=2)
+    Assistant(env, embedder=FakeEmbedder()).ingest([second], collection="other")
+    assert rebuild_plan(env, location)["other"] == [moved.resolve(), second.resolve()]
+    (env.store_dir / "chroma.sqlite3").write_bytes(b"")
+    assert repair(env, embedder_factory=fake).ok
+    assert counts(env) == {"kubeplan": before["kubeplan"], "other": before["other"] + 6}
+
+
 def test_ingest_rebuild_recovers_a_damaged_store(env: Settings) -> None:
     before = counts(env)["kubeplan"]
     (env.store_dir / "chroma.sqlite3").write_bytes(b"")

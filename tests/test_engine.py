@@ -10,7 +10,13 @@ import numpy as np
 from assistant.cards import CardIndex
 from assistant.generation.aspects import Comparison
 from assistant.generation.engine import Analysis, _decline, confidence_label, select
-from assistant.generation.scoring import Candidate, Query, Weights, unknown_terms
+from assistant.generation.scoring import (
+    Candidate,
+    Query,
+    Weights,
+    assess_conditions,
+    unknown_terms,
+)
 from assistant.keyword import tokenize
 from assistant.retrieval import Passage
 from assistant.schemas import Chunk, Decision
@@ -63,7 +69,7 @@ def analysis(cands: list[Candidate], narrow: bool = True,
                     unknown=(), prototypes={}, narrow=narrow)
 
 
-def chosen_ids(chosen: list[tuple[Candidate, object]]) -> list[str]:
+def chosen_ids(chosen: Sequence[tuple[Candidate, object]]) -> list[str]:
     return [c.decision.id for c, _ in chosen]
 
 
@@ -113,6 +119,32 @@ def test_profile_settles_a_comparison() -> None:
         narrow=False, compared=Comparison(("managed", "diy")),
     )
     assert chosen_ids(select(plan, cards, weights=W)) == ["platform.managed"]
+
+
+def test_a_card_whose_every_situation_is_ruled_out_is_not_recommended() -> None:
+    single = decision("availability.single", ["best-effort availability", "edge sites"])
+    three = decision("availability.three", ["high availability target", "on-prem"])
+    high_on_prem: dict[str, bool | None] = {"best-effort availability": False,
+                                            "edge sites": False,
+                    "high availability target": True, "on-prem": True}
+    ruled, fits = cand(single, 0.6), cand(three, 0.6)
+    assess_conditions(ruled, high_on_prem, set())
+    assess_conditions(fits, high_on_prem, set())
+    assert ruled.ruled_out and not ruled.matched
+    assert not fits.ruled_out and fits.matched
+    # One situation unknown (None) is not a ruling: the card may still fit.
+    unknown = cand(single, 0.6)
+    assess_conditions(unknown, {"best-effort availability": False}, set())
+    assert not unknown.ruled_out
+    cards = index([single, three], [[1, 0, 0, 0], [0, 1, 0, 0]])
+    assert chosen_ids(select(analysis([ruled, fits]), cards, weights=W)) == [
+        "availability.three"]
+    # Below p_min only the fallback answers: with the card the profile speaks for.
+    ruled.probability, fits.probability = 0.45, 0.25
+    assert chosen_ids(select(analysis([ruled, fits]), cards, weights=W)) == [
+        "availability.three"]
+    # Nothing else supported: the best card still answers rather than none.
+    assert chosen_ids(select(analysis([ruled]), cards, weights=W)) == ["availability.single"]
 
 
 def test_narrow_questions_get_few_recommendations() -> None:

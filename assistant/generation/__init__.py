@@ -54,6 +54,8 @@ class GenerationRequest:
     known: Callable[[str], bool] = lambda term: True
     #: Engine components switched off (``assistant.ablation.COMPONENTS``).
     ablations: frozenset[str] = frozenset()
+    #: Only decisions of this topic may be recommended (the topic filter); None: any.
+    topic: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -63,6 +63,10 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
         query, _keyword_text(ablations), request.passages, request.catalogue, request.cards,
         conditions, w, ablations,
     )
+    if request.topic is not None:
+        # The card index holds every topic; the filter that kept search inside one topic
+        # keeps the plan there too.
+        candidates = [c for c in candidates if c.decision.topic == request.topic]
     protos = request.cards.prototype_scores(query.vector)
     unknown = tuple(unknown_terms(request.question, request.known))
     decline = None
@@ -153,6 +157,12 @@ def _separating(c: Candidate, other: Candidate) -> list[str]:
     return [m for m in c.matched if m.lower() not in theirs]
 
 
+def spoken_against(c: Candidate) -> bool:
+    """The profile speaks only against the card: its avoid_when holds, or every
+    situation its when names is ruled out, and no condition speaks for it."""
+    return bool(c.conflicts or c.ruled_out) and not c.matched
+
+
 def limit_for(analysis: Analysis, w: Weights) -> int:
     if analysis.narrow:
         return int(w.get("limit_narrow", 2))
@@ -183,7 +193,7 @@ def select(
     def admit(cand: Candidate, forced: bool = False) -> None:
         if any(c is cand for c, _ in chosen) or len(chosen) >= limit:
             return
-        if cand.conflicts and not cand.matched and not forced:
+        if spoken_against(cand) and not forced:
             return  # its own card advises against it here, and nothing speaks for it
         separations: list[tuple[Candidate, list[str]]] = []
         for rival, _ in chosen:
@@ -220,11 +230,13 @@ def select(
     # embedder (the test fake) the best supported candidate still answers.
     fitted = not w.embedder or cards.embedder == w.embedder
     floor = w.get("p_answer", 0.2) if fitted else 0.0
-    for cand in ranked:
-        if chosen or cand.probability < floor:
+    supported = [c for c in ranked if c.probability >= floor]
+    # The best supported card the profile does not speak against; failing that, the best
+    # one even if its avoid_when seems to hold (the rationale then says to check that
+    # first), rather than no answer at all.
+    for cand in sorted(supported, key=spoken_against):
+        if chosen:
             break
-        # The best supported card, even one whose avoid_when seems to hold (the rationale
-        # then says to check that first), rather than no answer at all.
         admit(cand, forced=True)
     return group_by_topic(chosen)
 

@@ -109,6 +109,8 @@ class Candidate:
     passages: list[tuple[Passage, float]] = field(default_factory=list)
     matched: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    #: The profile rules out every situation the card's ``when`` names (and none holds).
+    ruled_out: bool = False
     aspect_scores: list[float] = field(default_factory=list)
     option_of: int | None = None
 
@@ -186,6 +188,12 @@ def assess_conditions(
             conflicts.setdefault(item.lower(), item)
     c.matched = list(matched.values())
     c.conflicts = list(conflicts.values())
+    # A condition without vocabulary terms may still hold, so only a ``when`` made
+    # entirely of known-false terms rules the card out.
+    c.ruled_out = bool(d.when) and not c.matched and all(
+        (terms := vocabulary_terms(item)) and all(conditions.get(t) is False for t in terms)
+        for item in d.when
+    )
     known = any(conditions.get(t) is not None for t in hosting_terms)
     mismatch = bool(hosting_terms) and known and not hosting_hit
     return len(c.matched), len(c.conflicts), mismatch
@@ -288,7 +296,12 @@ def score(
     for row in pool:
         decision = cards.decisions[row]
         cand = Candidate(decision=decision, passages=list(votes.get(decision.id, [])))
-        n_match, n_conflict, mismatch = assess_conditions(cand, conditions, qtokens)
+        # Without profile fit no condition is checked at all: selection and rationale
+        # read matched/conflicts too, not only the model's features.
+        n_match, n_conflict, mismatch = (
+            (0, 0, False) if "profile-fit" in ablations
+            else assess_conditions(cand, conditions, qtokens)
+        )
         if decision.id in options:
             cand.option_of = options.index(decision.id)
         cand.aspect_scores = [float(c[row]) for c in combined]

@@ -95,7 +95,11 @@ def inferred_profile(answer: PlanAnswer, explicit: PlanningProfile) -> PlanningP
     used minus the fields the explicit profile set.
     """
     reported = getattr(answer.meta, "inferred_profile", None)
-    if isinstance(reported, PlanningProfile):
+    # AnswerMeta always has the field; only a value the API actually set is a report
+    # (an empty one included): a default one says nothing about the conversation.
+    fields_set = getattr(answer.meta, "model_fields_set", None)
+    is_report = fields_set is None or "inferred_profile" in fields_set
+    if isinstance(reported, PlanningProfile) and is_report:
         return without_fields(reported, set_fields(explicit))
     return without_fields(answer.profile, set_fields(explicit))
 
