@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 
 from .schemas import Decision, PlanAnswer, PlanningProfile, Recommendation, Source
 
-_PROFILE_LABELS: dict[str, str] = {
+#: How each PlanningProfile field is named to a reader (exports and the chat UI).
+PROFILE_LABELS: dict[str, str] = {
     "hosting": "Hosting",
     "workloads": "Workloads",
     "team_size": "Platform team size",
@@ -45,7 +46,7 @@ def citation_numbers(answer: PlanAnswer) -> dict[str, int]:
 def profile_items(profile: PlanningProfile) -> list[tuple[str, str]]:
     """(label, value) for every field of the profile that is set, in a stable order."""
     items: list[tuple[str, str]] = []
-    for name, label in _PROFILE_LABELS.items():
+    for name, label in PROFILE_LABELS.items():
         value = getattr(profile, name)
         if value is None or value == []:
             continue

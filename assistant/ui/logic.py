@@ -14,23 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..export import profile_items
+from ..export import PROFILE_LABELS, profile_items
 from ..schemas import Decision, PlanAnswer, PlanningProfile, Recommendation, Source
 
 #: Used when the settings have no ``max_question_chars``.
 DEFAULT_MAX_QUESTION_CHARS = 2000
 
-FIELD_LABELS: dict[str, str] = {
-    "hosting": "Hosting",
-    "workloads": "Workloads",
-    "team_size": "Platform team size",
-    "k8s_experience": "Kubernetes experience",
-    "compliance": "Compliance",
-    "isolation": "Tenant isolation",
-    "availability": "Availability target",
-    "budget_sensitivity": "Budget sensitivity",
-    "regions": "Regions",
-}
+FIELD_LABELS = PROFILE_LABELS
 HOSTING = ("aws", "azure", "gcp", "cloud", "on-prem", "edge", "hybrid", "hosting-provider")
 WORKLOADS = ("stateless", "stateful", "batch", "gpu", "windows", "arm", "ml", "web")
 LEVELS = ("low", "medium", "high")
