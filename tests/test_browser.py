@@ -280,7 +280,8 @@ def test_planning_workspace_follow_ups_scope_form_uploads_and_open_questions(
     assert "Hosting: aws (inferred)" in page
     page = _ask(browser, "and if we have to run on-prem?", "Hosting changed from aws to on-prem")
     assert "Removed: Use a managed control plane" in page
-    assert "Hosting: on-prem (inferred)" in page
+    # The chips above the chat are redrawn by the rerun that follows the answer.
+    _wait_for(lambda: "Hosting: on-prem (inferred)" in _body(browser), "the on-prem fact chip")
     _shot(browser, "03-follow-up-changes-hosting")
 
     # Off-topic after the conversation set facts: still out of scope.

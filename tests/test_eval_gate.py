@@ -21,8 +21,6 @@ ALLOWED = EVALS / "allowed-regressions.yaml"
 
 #: Invariants of the engine, whatever the baseline says.
 HARD_BOUNDS = {"citation_validity": 1.0}
-#: Invariants of the development set (tuning is allowed there, so they are kept exact).
-DEV_BOUNDS = {"must_not_rate": 0.0}
 
 
 @pytest.mark.slow
@@ -38,7 +36,11 @@ def test_no_case_passing_in_the_baseline_fails_now(corpus_assistant) -> None:  #
     ])
     verdict = gate(report, HARD_BOUNDS)
     assert verdict.ok, "\n".join(verdict.failures)
-    dev = report.splits["grounded"]["dev"].summary.metrics
-    for metric, bound in DEV_BOUNDS.items():
-        value = dev[metric].value
-        assert value is None or value <= bound, f"dev {metric} {value} above {bound}"
+    # The development set's main cases are tuned on, so none may get a card it rules out;
+    # the suites (negation above all) are held to the per-case gate instead.
+    wrong = [
+        f"{r.case_id}: {', '.join(r.must_not_hits)}"
+        for r in report.results
+        if r.backend == "grounded" and r.split == "dev" and r.suite == "main" and r.must_not_hits
+    ]
+    assert not wrong, "must_not decisions recommended on dev main cases:\n" + "\n".join(wrong)
