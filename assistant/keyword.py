@@ -4,7 +4,9 @@ The index lives under ``data_dir/keyword/<collection>/`` and records the collect
 ``generation`` (set by every ingest that changed something). When the store reports
 another generation the index is rebuilt from ``store.iter_chunks``; that works for an
 embedded store and for a Chroma server alike, so ingest never has to call us.
-bm25s (and numpy) are imported only when an index is built or loaded.
+bm25s is imported only to build an index; a saved one is scored with numpy over
+memory-mapped arrays (``SavedBm25``), so answering a question never imports bm25s or
+scipy.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 from .errors import StoreError
 from .schemas import Chunk, ScoredChunk
-from .store import VectorStore
+from .store import VectorStore, is_internal
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[+#][a-z0-9+#]*)?")
 
@@ -198,14 +200,10 @@ class KeywordIndex:
             meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
             with (folder / "chunks.jsonl").open(encoding="utf-8") as fh:
                 chunks = [Chunk.model_validate_json(line) for line in fh if line.strip()]
-            bm25 = None
-            if (folder / "bm25").is_dir():
-                import bm25s
-
-                bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+            bm25 = SavedBm25.load(folder / "bm25") if (folder / "bm25").is_dir() else None
             if folder.stat().st_ino != before or meta.get("chunks") != len(chunks):
                 return None
-            if bm25 is not None and not _consistent(bm25, len(chunks)):
+            if bm25 is not None and not bm25.consistent(len(chunks)):
                 return None
         except (OSError, ValueError, KeyError):
             return None
@@ -220,16 +218,72 @@ class KeywordIndex:
             return None
 
 
-def _consistent(bm25: Any, n_chunks: int) -> bool:
-    """Whether a loaded BM25 index is whole: its vocabulary fits its score matrix and it
-    scores as many documents as there are chunks."""
-    scores = getattr(bm25, "scores", None) or {}
-    indptr = scores.get("indptr")
-    vocab = getattr(bm25, "vocab_dict", None) or {}
-    if indptr is None or scores.get("num_docs") != n_chunks:
-        return False
-    # bm25s keeps an empty-string entry past the matrix; a query never holds it.
-    return max((v for k, v in vocab.items() if k), default=-1) < len(indptr) - 1
+class SavedBm25:
+    """A saved bm25s index, scored with numpy alone over memory-mapped arrays.
+
+    A question needs only the score columns of its own tokens: loading bm25s itself
+    would import scipy (a large share of a cold ``kubeplan ask``) and read the whole
+    matrix. ``get_scores`` is bm25s's own sum (``BM25.get_scores``: ``np.add.at`` per
+    token, in the index's dtype), so scores and rankings are the same
+    (tests/test_keyword.py compares them).
+    """
+
+    def __init__(
+        self,
+        vocab: dict[str, int],
+        data: Any,
+        indices: Any,
+        indptr: Any,
+        num_docs: int,
+        dtype: str = "float32",
+        nonoccurrence: Any = None,
+    ) -> None:
+        self.vocab_dict = vocab
+        self._data, self._indices, self._indptr = data, indices, indptr
+        self._num_docs = num_docs
+        self._dtype = dtype
+        self._nonoccurrence = nonoccurrence
+
+    @classmethod
+    def load(cls, folder: Path) -> SavedBm25:
+        import numpy as np
+
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        if not isinstance(vocab, dict):
+            raise ValueError(f"{folder}: the vocabulary is not a mapping")
+        data, indices, indptr = (
+            np.load(folder / f"{name}.csc.index.npy", mmap_mode="r", allow_pickle=False)
+            for name in ("data", "indices", "indptr")
+        )
+        nnoc = folder / "nonoccurrence_array.index.npy"
+        nonoccurrence = np.load(nnoc, allow_pickle=False) if nnoc.is_file() else None
+        return cls(
+            vocab, data, indices, indptr, int(params["num_docs"]),
+            str(params.get("dtype", "float32")), nonoccurrence,
+        )
+
+    def consistent(self, n_chunks: int) -> bool:
+        """Whether the index is whole: its vocabulary fits its score matrix, and it
+        scores as many documents as there are chunks."""
+        if self._num_docs != n_chunks or len(self._indices) != len(self._data):
+            return False
+        # bm25s keeps an empty-string entry past the matrix; a query never holds it.
+        top = max((v for k, v in self.vocab_dict.items() if k), default=-1)
+        return top < len(self._indptr) - 1
+
+    def get_scores(self, tokens: list[str]) -> Any:
+        """BM25 score of every document for ``tokens`` (unknown tokens ignored)."""
+        import numpy as np
+
+        ids = [self.vocab_dict[t] for t in tokens if t in self.vocab_dict]
+        scores = np.zeros(self._num_docs, dtype=np.dtype(self._dtype))
+        for token_id in ids:
+            start, end = int(self._indptr[token_id]), int(self._indptr[token_id + 1])
+            np.add.at(scores, self._indices[start:end], self._data[start:end])
+        if self._nonoccurrence is not None and ids:
+            scores += self._nonoccurrence[np.asarray(ids)].sum()
+        return scores
 
 
 def _matches(chunk: Chunk, where: Mapping[str, Any] | None) -> bool:
@@ -259,6 +313,8 @@ class KeywordIndexes:
         self._store = store
         self._data_dir = data_dir
         self._loaded: dict[str, KeywordIndex] = {}
+        # The physical generation each loaded index was checked against.
+        self._sources: dict[str, str] = {}
         # The chat UI serves several sessions from one Assistant: one (re)build at a time.
         self._lock = threading.Lock()
 
@@ -269,9 +325,14 @@ class KeywordIndexes:
             return self._get(collection, source or collection)
 
     def _get(self, collection: str, source: str) -> KeywordIndex:
-        generation = collection_generation(self._store, source)
         cached = self._loaded.get(collection)
+        if cached is not None and self._sources.get(collection) == source and is_internal(source):
+            # A published generation never changes in place (a change is a new one):
+            # the index checked against it still holds, with no store call.
+            return cached
+        generation = collection_generation(self._store, source)
         if cached is not None and cached.generation == generation:
+            self._sources[collection] = source
             return cached
         folder = index_dir(self._data_dir, collection)
         index = None
@@ -283,6 +344,7 @@ class KeywordIndexes:
             if KeywordIndex.saved_generation(folder) != index.generation:
                 _save_shared(index, folder)
         self._loaded[collection] = index
+        self._sources[collection] = source
         return index
 
     def _build(self, source: str, generation: str) -> KeywordIndex:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .embedding import Embedder
 from .errors import CollectionNotFoundError, InputError
-from .keyword import KeywordIndexes, tokenize
+from .keyword import KeywordIndex, KeywordIndexes, tokenize
 from .schemas import Chunk, ScoredChunk, Source
 from .store import VectorStore
 from .untrusted import strip_images
@@ -73,10 +74,16 @@ def reciprocal_rank_fusion(
     return {item: score / best for item, score in fused.items()}
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
+
+
+@lru_cache(maxsize=8192)
+def _token_set(text: str) -> frozenset[str]:
+    # The same passages come back question after question: tokenize each once.
+    return frozenset(tokenize(text))
 
 
 def collapse_near_duplicates(
@@ -84,12 +91,12 @@ def collapse_near_duplicates(
 ) -> list[Passage]:
     """Keep the first of passages with the same content or nearly the same words."""
     kept: list[Passage] = []
-    kept_tokens: list[set[str]] = []
+    kept_tokens: list[frozenset[str]] = []
     hashes: set[str] = set()
     for passage in passages:
         if passage.chunk.content_hash in hashes:
             continue
-        tokens = set(tokenize(passage.chunk.text))
+        tokens = _token_set(passage.chunk.text)
         if any(_jaccard(tokens, other) >= threshold for other in kept_tokens):
             continue
         kept.append(passage)
@@ -174,7 +181,8 @@ class Retriever:
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}.", "pass --k 1 or more.")
         name = collection or self._default_collection
-        self._check_collection(name)
+        if name not in self._checked:
+            self._check_collection(name)
         where: Mapping[str, Any] | None = {"topic": topic} if topic else None
         # Each retriever looks deeper than k so fusion and the caps have room to work.
         depth = max(3 * k, 24)
@@ -183,17 +191,36 @@ class Retriever:
         values = [float(x) for x in vector]
         for attempt in (0, 1):
             # Both retrievers read the generation published when the request started,
-            # even if an ingest publishes another one meanwhile.
+            # even if an ingest publishes another one meanwhile. Resolving the pointer
+            # costs a stat on an embedded store; the vector query is then one store call.
             pointer = self._store.pointer(name)
             source = pointer.physical if pointer else name
             try:
                 dense = self._store.query(source, values, depth, where=where)
+                if not dense:
+                    # Nothing near: an empty (or emptied) collection says how to fill it.
+                    self._check_collection(name)
                 keyword = self._keyword.search(name, query, depth, where=where, source=source)
             except CollectionNotFoundError:
                 if attempt == 0 and pointer is not None:
                     continue  # collected after two newer publishes: take the current one
+                self._check_collection(name)  # a dropped collection: say how to fill it
                 raise
             return fuse(dense, keyword, k)
+        raise AssertionError("unreachable")
+
+    def _index(self, name: str) -> KeywordIndex:
+        """The keyword index of the generation ``name`` publishes now. On an embedded
+        store that is a stat of the pointer file, and the index the answer's search
+        loaded serves its other lookups without a store call."""
+        for attempt in (0, 1):
+            pointer = self._store.pointer(name)
+            try:
+                return self._keyword.get(name, pointer.physical if pointer else None)
+            except CollectionNotFoundError:
+                if attempt == 0 and pointer is not None:
+                    continue  # collected meanwhile: take the current one
+                raise
         raise AssertionError("unreachable")
 
     def curated(
@@ -204,7 +231,7 @@ class Retriever:
         list (at most 0.5, like a passage only one retriever found)."""
         name = collection or self._default_collection
         where: Mapping[str, Any] | None = {"topic": topic} if topic else None
-        hits = self._keyword.get(name).search(query, k, where=where, curated_only=True)
+        hits = self._index(name).search(query, k, where=where, curated_only=True)
         best = 2 / (RRF_K + 1)
         return [
             Passage(
@@ -216,14 +243,14 @@ class Retriever:
 
     def vocabulary(self, collection: str | None = None) -> frozenset[str]:
         """Every (stemmed) token of the collection's keyword index."""
-        return self._keyword.get(collection or self._default_collection).vocabulary()
+        return self._index(collection or self._default_collection).vocabulary()
 
     def decision_passages(
         self, decision_ids: Sequence[str], collection: str | None = None, per_decision: int = 2
     ) -> list[Passage]:
         """The first passages of each decision's own section (score 0: not retrieved by
         search, looked up because the decision card matches the question)."""
-        index = self._keyword.get(collection or self._default_collection)
+        index = self._index(collection or self._default_collection)
         found = []
         for did in decision_ids:
             found += [Passage(chunk=c, score=0.0) for c in index.section_chunks(did)[:per_decision]]

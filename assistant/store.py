@@ -125,6 +125,8 @@ FILTER_KEYS = ("topic", "collection", "path", "doc_id", "source", "root")
 _SEP = " > "
 _SERVER_HINT = "chroma run --path .kubeplan/server --host 127.0.0.1 --port 8000"
 _UPSERT_BATCH = 1000
+#: Cached read handles per store before the cache starts over (a few generations' worth).
+_MAX_HANDLES = 32
 
 
 def source_of(chunk: Chunk) -> str:
@@ -386,6 +388,11 @@ class ChromaStore:
             _PointerFile(path / POINTER_FILE) if path else _PointerCollections(self)
         )
         self._reopen_lock = threading.Lock()
+        # Read-path handles by physical name, so a query is one store call instead of a
+        # lookup by name, a count and the query. Dropped when the client is reopened;
+        # a handle on a collection dropped (or dropped and recreated) elsewhere fails
+        # with "does not exist" and is fetched again (``_with``).
+        self._handles: dict[str, Any] = {}
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -544,12 +551,13 @@ class ChromaStore:
                     "query with the embedder the collection was built with, or re-ingest "
                     "with `kubeplan ingest --rebuild`.",
                 )
-            n = col.count()
-            if n == 0 or k <= 0:
+            if k <= 0:
                 return []
+            # No count first: Chroma answers fewer than n_results from a smaller (or
+            # empty) collection, so the search is one call with documents and metadata.
             got = col.query(
                 query_embeddings=[list(embedding)],
-                n_results=min(k, n),
+                n_results=k,
                 where=clause,
                 include=["documents", "metadatas", "distances"],
             )
@@ -564,17 +572,19 @@ class ChromaStore:
                 )
             ]
 
-        return self._with(collection, op)
+        return self._with(collection, op, cached=True)
 
     def count(self, collection: str) -> int:
-        return int(self._with(collection, lambda col: col.count()))
+        return int(self._with(collection, lambda col: col.count(), cached=True))
 
     def get_meta(self, collection: str) -> dict[str, Any]:
         meta = self._with(collection, lambda col: col.metadata) or {}
         return {k: v for k, v in meta.items() if not k.startswith("hnsw:")}
 
     def set_meta(self, collection: str, meta: Mapping[str, Any]) -> None:
-        col = self.raw_collection(self._resolve(collection), create=True)
+        physical = self._resolve(collection)
+        self._handles.pop(physical, None)  # its metadata (the dimension) may change
+        col = self.raw_collection(physical, create=True)
         merged = {**(col.metadata or {}), **{k: v for k, v in meta.items() if v is not None}}
         self.call(col.modify, metadata=merged)
 
@@ -653,6 +663,7 @@ class ChromaStore:
         """Delete one physical collection (never through a pointer); missing is fine."""
         from chromadb.errors import NotFoundError
 
+        self._handles.pop(physical, None)
         try:
             self._client.delete_collection(physical)
         except NotFoundError:
@@ -705,14 +716,24 @@ class ChromaStore:
         pointer = self._pointers.get(name)
         return pointer.physical if pointer else name
 
-    def _with(self, name: str, op: Callable[[Any], _T]) -> _T:
+    def _handle(self, physical: str) -> Any:
+        col = self._handles.get(physical)
+        if col is None:
+            col = self.raw_collection(physical)
+            if len(self._handles) >= _MAX_HANDLES:
+                self._handles.clear()  # generations collected long ago: start over
+            self._handles[physical] = col
+        return col
+
+    def _with(self, name: str, op: Callable[[Any], _T], *, cached: bool = False) -> _T:
         """Run ``op`` on the collection ``name`` resolves to now. Retried once when the
-        pointer moved meanwhile (the generation was collected) or when an embedded
-        client's cache went stale (reopened first)."""
+        pointer moved meanwhile (the generation was collected), when an embedded
+        client's cache went stale (reopened first), or when a ``cached`` handle names a
+        collection that was dropped (and perhaps recreated) since it was fetched."""
         physical = self._resolve(name)
         for attempt in (0, 1):
             try:
-                return op(self.raw_collection(physical))
+                return op(self._handle(physical) if cached else self.raw_collection(physical))
             except CollectionNotFoundError as exc:
                 now = self._resolve(name)
                 if attempt == 0 and now != physical:
@@ -730,6 +751,10 @@ class ChromaStore:
             except KubeplanError:
                 raise
             except Exception as exc:
+                stale = cached and self._handles.pop(physical, None) is not None
+                if attempt == 0 and stale and _is_missing(exc):
+                    physical = self._resolve(name)
+                    continue
                 error = self._translate(exc)
                 now = self._resolve(name)
                 if attempt == 0 and now != physical:
@@ -754,6 +779,7 @@ class ChromaStore:
         assert self._path is not None
         with self._reopen_lock:
             self._client = _open_persistent(self._path, evict=True)
+            self._handles = {}
             self._db_signature = _db_signature(self._path)
             if isinstance(self._pointers, _PointerFile):
                 self._pointers = _PointerFile(self._path / POINTER_FILE)
@@ -832,6 +858,13 @@ def _pages(col: Any, include: list[str]) -> Iterator[tuple[list[str], list[Any]]
             return
         yield got["ids"], got.get("metadatas") or [None] * len(got["ids"])
         offset += len(got["ids"])
+
+
+def _is_missing(exc: Exception) -> bool:
+    """Chroma's answer to a handle whose collection no longer exists."""
+    from chromadb.errors import NotFoundError
+
+    return isinstance(exc, NotFoundError) or "does not exist" in str(exc)
 
 
 def _is_connection_error(exc: Exception) -> bool:

@@ -6,8 +6,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.keyword import KeywordIndex, KeywordIndexes, index_dir, stem, tokenize
+from assistant.keyword import (
+    KeywordIndex,
+    KeywordIndexes,
+    SavedBm25,
+    index_dir,
+    stem,
+    tokenize,
+)
 from assistant.schemas import Chunk
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def chunk(cid: str, text: str, topic: str = "capacity", path: str = "a.md") -> Chunk:
@@ -30,12 +39,14 @@ class CountingStore:
         self.chunks = chunks
         self.generation = generation
         self.scans = 0
+        self.meta_reads = 0
 
     def iter_chunks(self, collection: str, batch_size: int = 1000) -> Iterator[Chunk]:
         self.scans += 1
         yield from self.chunks
 
     def get_meta(self, collection: str) -> dict[str, Any]:
+        self.meta_reads += 1
         return {"generation": self.generation} if self.generation else {}
 
     def count(self, collection: str) -> int:
@@ -108,3 +119,90 @@ def test_collections_without_a_generation_rebuild_when_their_size_changes(
     store.chunks.append(chunk("4", "Vault issues dynamic secrets.", "secrets"))
     assert indexes.search("c", "vault", 3)[0].chunk.id == "4"
     assert store.scans == 2
+
+
+def corpus_chunks() -> list[Chunk]:
+    """Paragraphs of every bundled corpus document, as chunks."""
+    paragraphs = [
+        (path, para)
+        for path in sorted((REPO / "corpus").rglob("*.md"))
+        for para in path.read_text(encoding="utf-8").split("\n\n")
+        if len(para) > 80
+    ]
+    return [chunk(f"{i:05d}", para, path=path.name) for i, (path, para) in enumerate(paragraphs)]
+
+
+QUERIES = [
+    "How many etcd members should we run?",
+    "spot instances for nightly batch jobs and stateless web services",
+    "namespaces or separate clusters per team for PCI workloads",
+    "Which CNI for an on-prem cluster with BGP?",
+    "keep secrets out of Git with Argo CD; Vault or AWS Secrets Manager",
+    "GPU nodes for ML training",
+    "ingress controller or Gateway API gateway gateway",
+    "nothing-matches-this-word",
+]
+
+
+def test_saved_index_scores_and_ranks_like_bm25s_on_the_bundled_corpus(tmp_path: Path) -> None:
+    import numpy as np
+
+    built = KeywordIndex.build(corpus_chunks(), "g1")
+    assert len(built.chunks) > 500
+    built.save(tmp_path / "idx")
+    loaded = KeywordIndex.load(tmp_path / "idx")
+    assert loaded is not None and isinstance(loaded._bm25, SavedBm25)
+    assert type(built._bm25).__module__.startswith("bm25s")
+    for query in QUERIES:
+        tokens = list(dict.fromkeys(t for t in tokenize(query) if t in built._bm25.vocab_dict))
+        if tokens:
+            ours, theirs = loaded._bm25.get_scores(tokens), built._bm25.get_scores(tokens)
+            assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
+        assert loaded.search(query, 30) == built.search(query, 30)
+        assert loaded.search(query, 10, curated_only=True) == built.search(
+            query, 10, curated_only=True
+        )
+
+
+def test_a_saved_index_answers_without_importing_bm25s_or_scipy(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    KeywordIndex.build(CHUNKS, "g1").save(tmp_path / "idx")
+    probe = (
+        "import sys; from pathlib import Path; from assistant.keyword import KeywordIndex; "
+        f"i = KeywordIndex.load(Path({str(tmp_path / 'idx')!r})); "
+        "print([h.chunk.id for h in i.search('etcd quorum', 3)], "
+        "'bm25s' in sys.modules, 'scipy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=REPO)
+    assert out.stdout.split() == ["['1']", "False", "False"]
+
+
+def test_a_torn_saved_index_is_not_used(tmp_path: Path) -> None:
+    KeywordIndex.build(CHUNKS, "g1").save(tmp_path / "idx")
+    (tmp_path / "idx" / "bm25" / "indptr.csc.index.npy").write_bytes(b"not numpy")
+    assert KeywordIndex.load(tmp_path / "idx") is None
+
+
+def test_a_published_generation_is_checked_once(tmp_path: Path) -> None:
+    store = CountingStore(list(CHUNKS))
+    indexes = KeywordIndexes(store, tmp_path)  # type: ignore[arg-type]
+    first, second = "c__g0123456789abcdef", "c__gfedcba9876543210"
+    assert indexes.get("c", first).search("etcd", 3)[0].chunk.id == "1"
+    reads = store.meta_reads
+    for _ in range(3):
+        assert indexes.get("c", first).search("etcd", 3)[0].chunk.id == "1"
+    # A published generation never changes in place: no store read once it is loaded.
+    assert store.meta_reads == reads and store.scans == 1
+    # The pointer moved: the new generation's marker is read, and followed.
+    store.chunks.append(chunk("4", "Vault issues dynamic secrets.", "secrets"))
+    store.generation = "g2"
+    assert indexes.get("c", second).search("vault", 3)[0].chunk.id == "4"
+    assert store.meta_reads > reads and store.scans == 2
+    # A collection without a pointer may change in place: its marker is read each time.
+    reads = store.meta_reads
+    indexes.get("c")
+    indexes.get("c")
+    assert store.meta_reads == reads + 2

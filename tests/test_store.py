@@ -294,3 +294,73 @@ def test_vectors_by_content_hash(store: ChromaStore, name: str) -> None:
     assert list(found) == [chunk(2).content_hash]
     assert found[chunk(2).content_hash] == pytest.approx(unit(2))
     assert store.vectors_by_content_hash("no-such-collection", ["x"]) == {}
+
+
+class _Counting:
+    """A Chroma client or collection that counts the calls made through it (a fake
+    wrapper around the real object: every call still reaches Chroma)."""
+
+    def __init__(self, target: object, calls: list[str]) -> None:
+        self._target, self._calls = target, calls
+
+    def __getattr__(self, attr: str) -> object:
+        value = getattr(self._target, attr)
+        if not callable(value):
+            return value
+
+        def call(*args: object, **kwargs: object) -> object:
+            self._calls.append(attr)
+            result = value(*args, **kwargs)
+            if attr in ("get_collection", "get_or_create_collection"):
+                return _Counting(result, self._calls)
+            return result
+
+        return call
+
+
+def test_a_warm_query_is_one_store_call(store: ChromaStore, name: str) -> None:
+    physical = f"{name}__g{'a' * 16}"
+    store.upsert(physical, [chunk(1), chunk(2)], [unit(1), unit(2)])
+    store.publish(name, physical)
+    calls: list[str] = []
+    store._client = _Counting(store._client, calls)
+    pointer = store.pointer(name)
+    assert pointer is not None
+    store.query(pointer.physical, unit(1), 5)  # fetches the handle once
+    calls.clear()
+    hits = store.query(pointer.physical, unit(2), 5)
+    assert [h.chunk.id for h in hits] == [chunk(2).id, chunk(1).id]
+    assert calls == ["query"]
+    # No count first: a k beyond the collection's size, or a filter matching nothing,
+    # is answered by the same single call.
+    calls.clear()
+    assert len(store.query(pointer.physical, unit(2), 50)) == 2
+    assert store.query(pointer.physical, unit(2), 5, where={"topic": "none"}) == []
+    assert calls == ["query", "query"]
+
+
+def test_cached_handles_follow_a_new_generation(store: ChromaStore, name: str) -> None:
+    first, second = f"{name}__g{'1' * 16}", f"{name}__g{'2' * 16}"
+    store.upsert(first, [chunk(1)], [unit(1)])
+    store.publish(name, first)
+    assert [h.chunk.id for h in store.query(name, unit(1), 3)] == [chunk(1).id]
+    store.upsert(second, [chunk(2)], [unit(2)])
+    store.publish(name, second)
+    assert [h.chunk.id for h in store.query(name, unit(2), 3)] == [chunk(2).id]
+    store.drop_generation(first)
+    store.upsert(first, [chunk(3)], [unit(3)])  # the same name, a new collection
+    assert [h.chunk.id for h in store.query(first, unit(3), 3)] == [chunk(3).id]
+
+
+def test_a_store_replaced_on_disk_drops_its_cached_handles(tmp_path: Path, name: str) -> None:
+    import shutil
+
+    reader = ChromaStore.persistent(tmp_path / "chroma")
+    reader.upsert(name, [chunk(1)], [unit(1)])
+    assert [h.chunk.id for h in reader.query(name, unit(1), 3)] == [chunk(1).id]
+    # Another process moves the store aside and builds a new one in its place
+    # (`kubeplan doctor --repair`).
+    shutil.move(tmp_path / "chroma", tmp_path / "chroma.damaged")
+    other = ChromaStore.persistent(tmp_path / "chroma")
+    other.upsert(name, [chunk(2)], [unit(2)])
+    assert [h.chunk.id for h in reader.query(name, unit(2), 3)] == [chunk(2).id]
