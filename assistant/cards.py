@@ -5,7 +5,9 @@ phrasings written from the card's own content) is embedded once per catalogue co
 hash and embedder; the vectors are cached as ``.npz`` under ``data_dir/cards/``. The same
 cache holds the embeddings of the curated documents' sentences (for picking the sentence
 that explains a recommendation) and of the abstention prototypes (a data file).
-numpy and bm25s are imported lazily, like the keyword index.
+numpy is imported lazily; the cards' BM25 index is built with bm25s once per card
+text and saved beside the vectors, then scored with numpy alone (``SavedBm25``), so a
+cold ``kubeplan ask`` never imports bm25s or scipy.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -24,7 +27,7 @@ import yaml
 
 from .catalogue import Catalogue
 from .embedding import Embedder
-from .keyword import tokenize
+from .keyword import SavedBm25, tokenize
 from .schemas import Decision
 
 #: Bump when what is embedded changes, so old caches are not reused.
@@ -190,7 +193,6 @@ def build_card_index(
 ) -> CardIndex:
     """The card index of ``catalogue``; vectors come from ``cache_dir`` when its content
     hash matches, otherwise they are embedded (batched) and saved there."""
-    import bm25s
     import numpy as np
 
     prototypes = load_prototypes()
@@ -219,9 +221,8 @@ def build_card_index(
         if cache_dir is not None:
             _save(cache_dir / f"{key}.npz", cards=vectors, phrases=phrase_vectors,
                   sentences=sentence_matrix, prototypes=proto_vectors)
-    bm25 = bm25s.BM25()
-    bm25.index([tokenize(card_keyword_text(d)) or ["\u2205"] for d in decisions],
-               show_progress=False)
+    bm25 = card_bm25([tokenize(card_keyword_text(d)) or ["\u2205"] for d in decisions],
+                     cache_dir)
     vocabulary = {t for doc in catalogue.documents.values() for t in tokenize(doc.body)}
     vocabulary |= {t for d in decisions for t in tokenize(card_keyword_text(d))}
     return CardIndex(
@@ -239,6 +240,35 @@ def build_card_index(
         embedder=embedder.name,
         _bm25=bm25,
     )
+
+
+def card_bm25(corpus: list[list[str]], cache_dir: Path | None) -> Any:
+    """A BM25 index over the cards' token lists: the one saved under ``cache_dir`` for
+    exactly these tokens, else built with bm25s (and saved there for the next start)."""
+    key = hashlib.sha256(json.dumps(corpus).encode()).hexdigest()[:24]
+    folder = cache_dir / f"bm25-{key}" if cache_dir else None
+    if folder is not None and folder.is_dir():
+        try:
+            saved = SavedBm25.load(folder)
+            if saved.consistent(len(corpus)):
+                return saved
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable: build it again
+    import bm25s
+
+    bm25 = bm25s.BM25()
+    bm25.index(corpus, show_progress=False)
+    if folder is not None:
+        tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            bm25.save(str(tmp), show_progress=False)
+            os.replace(tmp, folder)
+        except OSError:
+            pass  # read-only, or another process saved it first: built again next time
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return bm25
 
 
 def _load(path: Path) -> dict[str, Any] | None:

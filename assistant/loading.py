@@ -65,9 +65,43 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
+#: libyaml's safe loader when PyYAML was built with it (``None`` falls back to Python).
+_C_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+
+
 def load_yaml_bounded(text: str) -> Any:
-    """``yaml.safe_load`` that refuses aliases and deep nesting (``yaml.YAMLError``)."""
-    return yaml.load(text, Loader=_BoundedLoader)
+    """``yaml.safe_load`` that refuses aliases and deep nesting (``yaml.YAMLError``).
+
+    With libyaml the events are first scanned in C and checked here (no alias, no
+    node deeper than ``MAX_YAML_DEPTH``), then the C loader builds the result: the same
+    data and the same refusals as ``_BoundedLoader``, in a fraction of the time (the
+    catalogue's front matter is a large share of a cold ``kubeplan ask``).
+    """
+    if _C_LOADER is None:
+        return yaml.load(text, Loader=_BoundedLoader)
+    _check_events(text, _C_LOADER)
+    return yaml.load(text, Loader=_C_LOADER)
+
+
+def _check_events(text: str, loader: Any) -> None:
+    """Raise ``yaml.YAMLError`` at the first alias or too-deep node of ``text``."""
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        mark: Any = event.start_mark  # libyaml's own Mark type, printed alike
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not allowed in front matter", mark
+            )
+        if isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
+            # A node's depth as ``_BoundedLoader`` counts it: its enclosing collections + 1.
+            if depth + 1 > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"front matter nests deeper than {MAX_YAML_DEPTH} levels", mark
+                )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:

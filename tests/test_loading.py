@@ -304,3 +304,54 @@ def test_globs(pattern: str, path: str, expected: bool) -> None:
 def test_split_front_matter_still_reports_bad_yaml() -> None:
     with pytest.raises(ValueError, match="YAML"):
         split_front_matter("---\n: [\n---\nbody")
+
+
+@pytest.fixture(params=["libyaml", "python"])
+def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Front matter parsed with libyaml (when PyYAML has it) and with the pure loader."""
+    import assistant.loading as loading
+
+    if request.param == "python":
+        monkeypatch.setattr(loading, "_C_LOADER", None)
+    elif loading._C_LOADER is None:
+        pytest.skip("PyYAML was built without libyaml")
+    return str(request.param)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "a: &x [1, 2]\nb: *x\n",
+        "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n",
+        "base: &base {k: v}\nchild:\n  <<: *base\n",
+        "- " * 51 + "x\n",
+        "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 52)) + "  " * 52 + "v\n",
+        "a: " + "[" * 51 + "]" * 51 + "\n",
+    ],
+    ids=["alias", "alias-bomb", "merge-key", "deep-sequence", "deep-mapping", "deep-flow"],
+)
+def test_front_matter_refuses_aliases_and_deep_nesting(yaml_loader: str, head: str) -> None:
+    with pytest.raises(ValueError, match=r"alias|nests"):
+        split_front_matter(f"---\n{head}---\nbody")
+
+
+def test_front_matter_keeps_anchors_without_aliases_and_50_levels(yaml_loader: str) -> None:
+    meta, body = split_front_matter("---\ntitle: &t T\nn: " + "[" * 49 + "]" * 49 + "\n---\nb")
+    assert meta["title"] == "T" and body == "b"
+
+
+def test_libyaml_reads_every_corpus_front_matter_like_the_python_loader() -> None:
+    import yaml
+
+    import assistant.loading as loading
+
+    if loading._C_LOADER is None:
+        pytest.skip("PyYAML was built without libyaml")
+    files = sorted((Path(__file__).resolve().parent.parent / "corpus").rglob("*.md"))
+    texts = [f.read_text(encoding="utf-8") for f in files if f.name != "README.md"]
+    heads = [t.split("\n---\n", 1)[0].removeprefix("---\n") for t in texts]
+    assert len(heads) > 20
+    for head in heads:
+        fast = loading.load_yaml_bounded(head)
+        assert fast.get("decisions") is not None
+        assert fast == yaml.load(head, Loader=loading._BoundedLoader)
