@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -113,27 +114,85 @@ def prepare(
     return assistant
 
 
+class _Counting:
+    """Counts the calls made through a Chroma client and the collections it hands out."""
+
+    def __init__(self, target: Any, calls: list[str]) -> None:
+        self._target, self._calls = target, calls
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(self._target, attr)
+        if not callable(value):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._calls.append(attr)
+            result = value(*args, **kwargs)
+            if attr in ("get_collection", "get_or_create_collection"):
+                return _Counting(result, self._calls)
+            return result
+
+        return call
+
+
+def store_calls_per_ask(assistant: Assistant) -> float | None:
+    """Calls reaching Chroma (client and collections) per warm ``ask``."""
+    store = assistant.store
+    client = getattr(store, "_client", None)
+    if client is None:
+        return None
+    calls: list[str] = []
+    store._client = _Counting(client, calls)  # type: ignore[attr-defined]
+    try:
+        for q in QUESTIONS:
+            assistant.ask(q)
+    finally:
+        store._client = client  # type: ignore[attr-defined]
+    return round(len(calls) / len(QUESTIONS), 2)
+
+
 def warm(assistant: Assistant, rounds: int) -> dict[str, Any]:
     k = assistant.settings.top_k
     name = assistant.settings.collection
     for q in QUESTIONS:  # warm-up: model, keyword index, catalogue, caches
         assistant.ask(q)
     store = assistant.store
+    assert isinstance(store, ChromaStore)
     embedder = assistant.retriever._embedder
+    pointer = store.pointer(name)
+    # The floor: the query's forward pass and one HNSW search on a collection handle
+    # fetched beforehand (no pointer, no conversion), the same code in every checkout.
+    handle = store.raw_collection(pointer.physical if pointer else name)
     ask_ms: list[float] = []
     retrieve_ms: list[float] = []
     base_ms: list[float] = []
+    embed_ms: list[float] = []
+    floor_ms: list[float] = []
+
+    def floor(q: str) -> Any:
+        return handle.query(query_embeddings=[list(embedder.embed_query(q))],
+                            n_results=3 * k, include=["documents", "metadatas", "distances"])
+
+    def base(q: str) -> Any:
+        return store.query(name, embedder.embed_query(q), k)
+
     for _ in range(rounds):
         for q in QUESTIONS:
-            base_ms.append(timed(lambda q=q: store.query(name, embedder.embed_query(q), k)))
-            retrieve_ms.append(timed(lambda q=q: assistant.retrieve(q)))
-            ask_ms.append(timed(lambda q=q: assistant.ask(q)))
+            embed_ms.append(timed(partial(embedder.embed_query, q)))
+            floor_ms.append(timed(partial(floor, q)))
+            base_ms.append(timed(partial(base, q)))
+            retrieve_ms.append(timed(partial(assistant.retrieve, q)))
+            ask_ms.append(timed(partial(assistant.ask, q)))
     chunks = store.count(name)
     b50 = statistics.median(base_ms)
     return {
         "collection": name,
         "chunks": chunks,
         "samples": len(ask_ms),
+        "store_calls_per_ask": store_calls_per_ask(assistant),
+        "embed_p50_ms": round(statistics.median(embed_ms), 2),
+        "floor_p50_ms": round(statistics.median(floor_ms), 2),
+        "floor_p95_ms": round(percentile(floor_ms, 0.95), 2),
         "baseline_p50_ms": round(b50, 2),
         "baseline_p95_ms": round(percentile(base_ms, 0.95), 2),
         "retrieve_p50_ms": round(statistics.median(retrieve_ms), 2),

@@ -7,7 +7,9 @@ model runs. Each copy's vectors get a little seeded noise (cosine ~0.98 to the
 original): exact duplicate vectors make an HNSW graph search slower than real
 documents would. Copies repeat their seed's texts, so results hold more near-duplicates
 than real documents would (the collapse step removes them); latency, not quality, is
-what these collections measure.
+what these collections measure. Like an ingest, the copies are written into a new
+generation and published through the collection's pointer, so readers take the same
+path as over an ingested collection.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import random
 
 from assistant.schemas import Chunk
-from assistant.store import ChromaStore
+from assistant.store import ChromaStore, generation_name
 
 
 def grow(store: ChromaStore, seed: str, target: str, chunks: int) -> int:
@@ -27,7 +29,8 @@ def grow(store: ChromaStore, seed: str, target: str, chunks: int) -> int:
     base = list(store.iter_chunks(seed))
     vectors = store.vectors_by_content_hash(seed, [c.content_hash for c in base])
     meta = store.get_meta(seed)
-    store.set_meta(target, {k: meta[k] for k in ("embedder", "dimension") if k in meta})
+    physical = generation_name(target)
+    store.set_meta(physical, {k: meta[k] for k in ("embedder", "dimension") if k in meta})
     batch: list[Chunk] = []
     batch_vectors: list[list[float]] = []
     made = 0
@@ -57,10 +60,11 @@ def grow(store: ChromaStore, seed: str, target: str, chunks: int) -> int:
             batch_vectors.append(vector)
             made += 1
             if len(batch) >= 2000:
-                store.upsert(target, batch, batch_vectors)
+                store.upsert(physical, batch, batch_vectors)
                 batch, batch_vectors = [], []
         copy += 1
     if batch:
-        store.upsert(target, batch, batch_vectors)
-    store.set_meta(target, {"generation": f"grown-{chunks}"})
+        store.upsert(physical, batch, batch_vectors)
+    store.set_meta(physical, {"generation": f"grown-{chunks}-{physical[-16:]}"})
+    store.publish(target, physical)
     return store.count(target)

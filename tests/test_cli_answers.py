@@ -144,3 +144,47 @@ def test_missing_collection_is_reported(env: None, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("KUBEPLAN_COLLECTION", "never-ingested")
     result = runner.invoke(app, ["ask", "How many etcd members?"])
     assert isinstance(result.exception, CollectionNotFoundError)
+
+
+#: Modules a cold `kubeplan ask` must not import: the torch model (the question is
+#: embedded by the numpy encoder), and bm25s/scipy (saved BM25 indexes are scored with
+#: numpy over memory-mapped arrays).
+HEAVY = ("torch", "sentence_transformers", "transformers", "bm25s", "scipy")
+
+
+def test_a_cold_ask_imports_neither_torch_nor_bm25s(corpus_assistant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    question = "How many etcd members should we run?"
+    # One-time work (card vectors embedded with the real model, keyword indexes saved) is
+    # done by the first answer, as by the first `kubeplan ask` after an ingest.
+    corpus_assistant.ask(question)
+    settings = corpus_assistant.settings
+    probe = (
+        "import json, sys\n"
+        "from assistant.cli import main\n"
+        f"sys.argv = ['kubeplan', 'ask', {question!r}, '--json']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})\n"
+        "print(json.dumps({'code': code, 'heavy': heavy}), file=sys.stderr)\n"
+    )
+    env = {
+        **os.environ,
+        "KUBEPLAN_DATA_DIR": str(settings.data_dir),
+        "KUBEPLAN_CORPUS_DIR": str(settings.corpus_dir),
+        "KUBEPLAN_COLLECTION": settings.collection,
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env,
+        cwd=tmp_path, timeout=600, check=False,
+    )
+    report = json.loads(out.stderr.strip().splitlines()[-1])
+    assert report["code"] in (0, None), out.stderr
+    answer = PlanAnswer.model_validate_json(out.stdout)
+    assert answer.recommendations[0].decision_id == "availability.etcd-odd-members"
+    assert report["heavy"] == []
