@@ -103,7 +103,9 @@ class Prototypes:
 
 def load_prototypes() -> Prototypes:
     raw = resources.files("assistant.generation").joinpath("prompts/prototypes.yaml")
-    data = yaml.safe_load(raw.read_text(encoding="utf-8")) or {}
+    # Our own data file: libyaml's safe loader when PyYAML has it (a cold-start cost).
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(raw.read_text(encoding="utf-8"), Loader=loader) or {}
     return Prototypes({str(k): tuple(str(x) for x in v) for k, v in data.items()})
 
 
