@@ -43,8 +43,9 @@ def cached_assistant(key: str, _settings: Settings) -> Assistant:
     loaded once per server process, so no user waits for the model on their first question."""
     assistant = Assistant(_settings)
     try:
-        assistant.retrieve("kubernetes control plane", k=1)  # loads model, store and indexes
-        assistant.load_catalogue()
+        # One answer loads everything a question needs: model, store, keyword indexes,
+        # catalogue, card vectors (embedded once per catalogue, then read) and the engine.
+        assistant.ask("How many etcd members should we run?")
     except KubeplanError:
         log.info("warm-up skipped: the collection is not ready yet")
     return assistant

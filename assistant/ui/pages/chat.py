@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -16,6 +18,7 @@ from .. import logic
 from ..common import Ctx, callback, show_error
 from ..components import card_body, render_answer, render_status, render_superseded
 from ..state import (
+    Message,
     answer_message,
     explicit,
     inferred,
@@ -51,6 +54,7 @@ def produce(
     live: DeltaGenerator | None = None
     lead: DeltaGenerator | None = None
     summary = ""
+    stream = uuid.uuid4().hex[:8]  # the preview's keys, unique in the run
     for event in ctx.assistant.ask_stream(
         question,
         history=history,
@@ -82,7 +86,7 @@ def produce(
         elif isinstance(event, CardEvent) and live is not None:
             if event.index == 0 and lead is not None:
                 lead.markdown(esc(logic.summary_lead(summary, event.recommendation)))
-            with live, st.container(border=True):
+            with live, st.container(border=True, key=f"live_card_{stream}_{event.index}"):
                 card_body(event.recommendation)
         elif isinstance(event, DoneEvent):
             final.append(event.answer)
@@ -261,6 +265,19 @@ def _examples() -> None:
             )
 
 
+def _draw_message(ctx: Ctx, items: list[Message], i: int) -> None:
+    message = items[i]
+    if message["role"] == "user":
+        with st.chat_message("user"):
+            st.markdown(esc(_shown_question(message["content"])))
+    else:
+        with st.chat_message("assistant"):
+            if superseded(items, i):
+                render_superseded(message)
+            else:
+                render_answer(ctx, message)
+
+
 def chat_page(ctx: Ctx) -> None:
     st.header("Plan your Kubernetes platform")
     ss = state()
@@ -270,17 +287,11 @@ def chat_page(ctx: Ctx) -> None:
     # Filled last: the facts are those of the answer given in this run.
     chips_slot = st.container()
     examples_slot = st.empty()
+    # Drawn first, in the order of the previous run: the browser replaces each element with
+    # its same-looking redraw, so nothing moves while the new answer is composed below.
     items = messages()
-    for i, message in enumerate(items):
-        if message["role"] == "user":
-            with st.chat_message("user"):
-                st.markdown(esc(_shown_question(message["content"])))
-        else:
-            with st.chat_message("assistant"):
-                if superseded(items, i):
-                    render_superseded(message)
-                else:
-                    render_answer(ctx, message)
+    for i in range(len(items)):
+        _draw_message(ctx, items, i)
     limit = logic.max_question_chars(ctx.settings)
     # One character over the limit: a longer paste arrives cut there, and the message below
     # says what the limit is instead of a question silently cut short.
