@@ -139,23 +139,25 @@ def _answer_time(browser: Any, question: str) -> tuple[float, float, float]:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    def thumbs() -> int:
-        return len(browser.find_elements(By.CSS_SELECTOR, "[data-testid='stFeedbackButton']"))
+    cards_css = "[class*='st-key-live_card_'], [class*='st-key-card_']"
+    thumbs_css = "[data-testid='stFeedbackButton']"
 
-    def cards() -> int:
-        # Streamed cards (st-key-live_card_*) and drawn ones (st-key-card_*); a selector
-        # count, not page text, so polling does not force the page's layout.
-        found = browser.find_elements(
-            By.CSS_SELECTOR, "[class*='st-key-live_card_'], [class*='st-key-card_']"
-        )
-        return len(found)
+    def messages() -> list[Any]:
+        found: list[Any] = browser.find_elements(By.CSS_SELECTOR, "[data-testid='stChatMessage']")
+        return found
+
+    def newest_has(css: str) -> bool:
+        # The new question and its answer are the last two chat messages; earlier answers
+        # fold as the chat grows, so page-wide counts do not say when this one is drawn.
+        found = messages()
+        return len(found) >= before + 2 and bool(found[-1].find_elements(By.CSS_SELECTOR, css))
 
     def idle() -> bool:
         app = browser.find_element(By.CSS_SELECTOR, "[data-testid='stApp']")
         return bool(app.get_attribute("data-test-script-state") == "notRunning")
 
     _wait(idle, "the app to finish its run")  # input typed while the app runs is dropped
-    before, shown = thumbs(), cards()
+    before = len(messages())
     box = _wait(
         lambda: browser.find_element(By.CSS_SELECTOR, "[data-testid='stChatInputTextArea']"),
         "the chat input",
@@ -168,9 +170,9 @@ def _answer_time(browser: Any, question: str) -> tuple[float, float, float]:
 
     def answered() -> bool:
         nonlocal first_card, drawn
-        if first_card is None and cards() > shown:
+        if first_card is None and newest_has(cards_css):
             first_card = time.perf_counter() - started
-        if drawn is None and thumbs() > before:
+        if drawn is None and newest_has(thumbs_css):
             drawn = time.perf_counter() - started
         return drawn is not None and idle()
 

@@ -726,3 +726,23 @@ def test_the_summary_and_each_card_are_drawn_as_they_stream_in(
     answer = at.session_state["messages"][-1]["answer"]
     assert cards(at) == [escape_markdown(r.title) for r in answer.recommendations]
     assert len(cards(at)) == 2
+
+
+def test_earlier_answers_fold_and_unfold(data_dir: Path) -> None:
+    at = ask(start(), ETCD_QUESTION)
+    ask(at, CONTROL_PLANE_QUESTION + " We are on AWS.")
+    assert len([b for b in at.button if b.key and b.key.startswith("expand_")]) == 0
+    ask(at, "Should we run a single control-plane node for our lab?")
+    first = at.session_state["messages"][1]
+    # The third answer folds the first at once: its summary and titles, no cards or widgets.
+    [unfold] = [b for b in at.button if b.key and b.key.startswith("expand_")]
+    assert unfold.key == f"expand_{first['key']}"
+    assert not [b for b in at.button if b.key and b.key.startswith(f"oq_{first['key']}")]
+    shown = markdowns(at)
+    assert any(m.startswith("Recommendations: ") and "etcd" in m for m in shown)
+    unfold.click().run()
+    assert not at.exception
+    assert not [b for b in at.button if b.key and b.key.startswith("expand_")]
+    assert len(cards(at)) == sum(
+        len(m["answer"].recommendations) for m in at.session_state["messages"][1::2]
+    )

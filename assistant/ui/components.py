@@ -289,3 +289,30 @@ def render_superseded(message: Message) -> None:
         titles = [r.title for r in answer.recommendations]
         if titles:
             st.markdown("Earlier recommendations: " + esc("; ".join(titles)))
+
+
+def _expand(key: str) -> None:
+    state()[f"expanded_{key}"] = True
+
+
+def render_compact(message: Message) -> None:
+    """An earlier answer, folded: its summary and card titles, and a button that draws it
+    whole. Every rerun redraws the conversation in the browser, so a long chat keeps only
+    its latest answers whole (see ``logic.FULL_ANSWERS``)."""
+    answer = message["answer"]
+    with st.container(border=True, key=f"folded_{message['key']}"):
+        if answer.status == "answered":
+            st.markdown(esc(logic.summary_text(answer)))
+        else:
+            st.markdown(esc(answer.summary))
+        titles = [r.title for r in answer.recommendations]
+        if titles:
+            st.markdown("Recommendations: " + esc("; ".join(titles)))
+        st.button(
+            "Show the whole answer",
+            key=f"expand_{message['key']}",
+            on_click=callback(_expand),
+            args=(message["key"],),
+            type="tertiary",
+            icon=":material/unfold_more:",
+        )

@@ -236,6 +236,21 @@ def replan_note(explicit: PlanningProfile, retracted: PlanningProfile) -> str:
     return "Re-planned " + "; ".join(parts)
 
 
+#: How many of the latest answers a conversation draws whole; earlier ones are folded
+#: (summary and card titles, a button to unfold), because every rerun redraws the whole
+#: conversation in the browser and a long one made each new answer slower to appear.
+FULL_ANSWERS = 2
+
+
+def folded(roles: Sequence[tuple[str, bool]], expanded: Iterable[int] = ()) -> set[int]:
+    """Indexes of the answers to fold: ``roles`` holds each message's role and whether it
+    was superseded; the last ``FULL_ANSWERS`` current answers and those in ``expanded``
+    stay whole (superseded ones are drawn folded their own way)."""
+    current = [i for i, (role, old) in enumerate(roles) if role == "assistant" and not old]
+    keep = set(current[-FULL_ANSWERS:]) | set(expanded)
+    return {i for i in current if i not in keep}
+
+
 # --------------------------------------------------------------------------- open questions
 
 

@@ -258,3 +258,14 @@ def test_a_fact_the_user_removed_shows_as_ruled_out_without_the_inferred_mark() 
     )
     chips = logic.ruled_out_chips(answer, PlanningProfile(hosting=["aws"]))
     assert [c.text for c in chips] == ["Hosting: not aws", "Compliance: not pci (inferred)"]
+
+
+def test_only_the_latest_answers_stay_whole() -> None:
+    roles = [("user", False), ("assistant", False)] * 3 + [("assistant", False)]
+    assert logic.FULL_ANSWERS == 2
+    # Answers at 1, 3, 5, 6: the last two stay whole.
+    assert logic.folded(roles) == {1, 3}
+    assert logic.folded(roles, expanded=[1]) == {3}
+    # A superseded answer is not folded here (it has its own folded look).
+    roles[5] = ("assistant", True)
+    assert logic.folded(roles) == {1}

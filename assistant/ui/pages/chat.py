@@ -16,7 +16,13 @@ from ...profile import extract_profile
 from ...schemas import PlanAnswer, PlanningProfile, Source, Turn
 from .. import logic
 from ..common import Ctx, callback, show_error
-from ..components import card_body, render_answer, render_status, render_superseded
+from ..components import (
+    card_body,
+    render_answer,
+    render_compact,
+    render_status,
+    render_superseded,
+)
 from ..state import (
     Message,
     answer_message,
@@ -265,7 +271,14 @@ def _examples() -> None:
             )
 
 
-def _draw_message(ctx: Ctx, items: list[Message], i: int) -> None:
+def _asking() -> bool:
+    """Whether this run asks a new question (typed, or pending from a button): the chat
+    input's value is in the session state before the widget is drawn."""
+    ss = state()
+    return bool(ss.get("question") or ss.get("pending"))
+
+
+def _draw_message(ctx: Ctx, items: list[Message], i: int, fold: bool) -> None:
     message = items[i]
     if message["role"] == "user":
         with st.chat_message("user"):
@@ -274,6 +287,8 @@ def _draw_message(ctx: Ctx, items: list[Message], i: int) -> None:
         with st.chat_message("assistant"):
             if superseded(items, i):
                 render_superseded(message)
+            elif fold:
+                render_compact(message)
             else:
                 render_answer(ctx, message)
 
@@ -290,8 +305,16 @@ def chat_page(ctx: Ctx) -> None:
     # Drawn first, in the order of the previous run: the browser replaces each element with
     # its same-looking redraw, so nothing moves while the new answer is composed below.
     items = messages()
+    roles = [(m["role"], superseded(items, i)) for i, m in enumerate(items)]
+    expanded = [
+        i
+        for i, m in enumerate(items)
+        if m["role"] == "assistant" and ss.get(f"expanded_{m['key']}")
+    ]
+    # The answer this run adds makes one more whole: fold as if it were already there.
+    to_fold = logic.folded(roles + ([("assistant", False)] if _asking() else []), expanded)
     for i in range(len(items)):
-        _draw_message(ctx, items, i)
+        _draw_message(ctx, items, i, i in to_fold)
     limit = logic.max_question_chars(ctx.settings)
     # One character over the limit: a longer paste arrives cut there, and the message below
     # says what the limit is instead of a question silently cut short.
