@@ -45,7 +45,8 @@ def cached_assistant(key: str, _settings: Settings) -> Assistant:
     try:
         # One answer loads everything a question needs: model, store, keyword indexes,
         # catalogue, card vectors (embedded once per catalogue, then read) and the engine.
-        assistant.ask("How many etcd members should we run?")
+        # Grounded whatever the default backend: a warm-up never calls a paid LLM.
+        assistant.ask("How many etcd members should we run?", backend="grounded")
     except KubeplanError:
         log.info("warm-up skipped: the collection is not ready yet")
     return assistant
