@@ -229,8 +229,11 @@ def profile_text(profile: PlanningProfile) -> str:
 def replan_note(explicit: PlanningProfile, retracted: PlanningProfile) -> str:
     """What a re-plan used: the facts the user set and those they removed."""
     parts = []
-    if not explicit.is_empty() or retracted.is_empty():
+    if not explicit.is_empty():
         parts.append("with the facts you set: " + profile_text(explicit))
+    elif retracted.is_empty():
+        # The facts read from the conversation still apply (the chips show them).
+        parts.append("with no facts set by you; those read from the conversation apply")
     if not retracted.is_empty():
         parts.append("without the facts you removed: " + profile_text(retracted))
     return "Re-planned " + "; ".join(parts)

@@ -236,6 +236,9 @@ def test_a_replan_note_names_what_was_set_and_what_was_removed() -> None:
     assert logic.replan_note(PlanningProfile(), gone) == (
         "Re-planned without the facts you removed: Hosting: aws"
     )
+    assert "read from the conversation apply" in logic.replan_note(
+        PlanningProfile(), PlanningProfile()
+    )
     both = logic.replan_note(set_, gone)
     assert "Availability target: high" in both and "removed: Hosting: aws" in both
     assert logic.compared_profiles(PlanningProfile(hosting=["aws"]), PlanningProfile()) == [
