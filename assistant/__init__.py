@@ -4,6 +4,15 @@ The public surface is small and re-exported here: ``Assistant``, ``Settings``, t
 answer models, the error hierarchy, and the test doubles (``FakeEmbedder``).
 """
 
+from .answer_stream import (
+    CardEvent,
+    DoneEvent,
+    PlanEvent,
+    RetrievedEvent,
+    SourcesEvent,
+    SummaryEvent,
+    TokenEvent,
+)
 from .api import Assistant
 from .config import Settings, load_settings
 from .errors import (
@@ -40,25 +49,32 @@ __all__ = [
     "Assistant",
     "BackendError",
     "BackendUnavailableError",
+    "CardEvent",
     "Chunk",
     "CollectionNotFoundError",
     "CollectionStats",
     "ConfigError",
     "CorpusError",
     "Decision",
+    "DoneEvent",
     "IngestReport",
     "InputError",
     "KubeplanError",
     "ModelMissingError",
     "PlanAnswer",
+    "PlanEvent",
     "PlanningProfile",
     "ProfileChange",
     "Recommendation",
+    "RetrievedEvent",
     "Settings",
     "Source",
+    "SourcesEvent",
     "StoreError",
     "StoreLockedError",
     "StoreUnavailableError",
+    "SummaryEvent",
+    "TokenEvent",
     "Turn",
     "load_settings",
 ]

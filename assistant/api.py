@@ -29,6 +29,7 @@ from .schemas import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .answer_stream import PlanEvent
     from .cards import CardIndex
     from .catalogue import Catalogue
     from .embedding import Embedder
@@ -258,18 +259,62 @@ class Assistant:
         *,
         k: int | None = None,
         topic: str | None = None,
+        retracted: PlanningProfile | None = None,
     ) -> PlanAnswer:
         """A cited, structured answer to a planning question.
 
         ``history`` holds the earlier turns (follow-ups are resolved against it); ``profile``
         overrides what is read from the conversation; ``k`` and ``topic`` narrow retrieval.
+        ``retracted`` holds facts the user says no longer hold (e.g. an inferred fact they
+        removed): they leave the inferred profile whichever turn said them, their words are
+        not searched, and ``meta.negated_profile`` lists them; the explicit ``profile``
+        still wins over a retraction.
         """
         answer: PlanAnswer | None = None
-        for event in self._answer(question, history, profile, backend, k, topic, stream=False):
+        for event in self._answer(
+            question, history, profile, backend, k, topic, stream=False, retracted=retracted
+        ):
             if event.kind == "answer":
                 answer = event.answer
         assert answer is not None
         return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        history: Sequence[Turn] | None = None,
+        profile: PlanningProfile | None = None,
+        backend: str | None = None,
+        *,
+        k: int | None = None,
+        topic: str | None = None,
+        retracted: PlanningProfile | None = None,
+    ) -> Iterator[PlanEvent]:
+        """The answer of ``ask`` piece by piece, as typed events (``assistant.answer_stream``):
+        ``retrieved`` (what search found), ``token`` (llm backend: text while the model
+        writes), then ``summary``, one ``card`` per recommendation, ``sources`` and ``done``
+        (the whole ``PlanAnswer``). Same arguments as ``ask``; errors are raised as ``ask``
+        raises them."""
+        from .answer_stream import RetrievedEvent, TokenEvent, answer_events
+        from .errors import BackendUnavailableError
+
+        name = backend or self.settings.backend
+        for event in self._answer(
+            question, history, profile, backend, k, topic, stream=True, retracted=retracted
+        ):
+            if event.kind == "sources":
+                yield RetrievedEvent(sources=list(event.sources))
+            elif event.kind == "token" and name != "grounded":
+                # The grounded engine's tokens are its finished answer re-read as words: its
+                # summary and cards follow at once, so only a model's writing is streamed.
+                yield TokenEvent(text=event.text)
+            elif event.kind == "error":
+                raise BackendUnavailableError(
+                    event.text or "the LLM backend failed while answering.",
+                    "try again, or use the grounded backend.",
+                )
+            elif event.kind == "answer" and event.answer is not None:
+                yield from answer_events(event.answer)
 
     def stream(
         self,
@@ -280,9 +325,13 @@ class Assistant:
         *,
         k: int | None = None,
         topic: str | None = None,
+        retracted: PlanningProfile | None = None,
     ) -> Iterator[AnswerEvent]:
-        """Retrieval results, then text tokens, then the final answer event."""
-        yield from self._answer(question, history, profile, backend, k, topic, stream=True)
+        """Retrieval results, then text tokens, then the final answer event (``ask_stream``
+        gives the answer as typed summary, card and sources events)."""
+        yield from self._answer(
+            question, history, profile, backend, k, topic, stream=True, retracted=retracted
+        )
 
     def _answer(
         self,
@@ -294,8 +343,9 @@ class Assistant:
         topic: str | None,
         *,
         stream: bool,
+        retracted: PlanningProfile | None = None,
     ) -> Iterator[AnswerEvent]:
-        from .conversation import standalone_question
+        from .conversation import standalone_question, without_retracted
         from .generation import GenerationRequest, out_of_scope_answer, sources_event
         from .profile import conversation_profile
         from .scope import is_injection, is_off_topic, with_synonyms
@@ -315,11 +365,16 @@ class Assistant:
             Turn(role=t.role, content=t.content[: limit * 2]) for t in (history or ())
         )
         generator = self.generator(backend)
-        standalone = standalone_question(question, turns)
-        profiles = conversation_profile(question, turns, profile)
+        # A retracted fact's words are not read again from the question or the earlier
+        # turns: without a retraction both are the question as asked.
+        asked = without_retracted(question, retracted)
+        standalone = without_retracted(standalone_question(question, turns), retracted)
+        profiles = conversation_profile(question, turns, profile, retracted)
         used_profile = profiles.used
 
         def finish(answer: PlanAnswer, retrieve_s: float) -> PlanAnswer:
+            if answer.question != question:
+                answer = answer.model_copy(update={"question": question})
             return self._timed(self._with_profiles(answer, profiles), started, retrieve_s)
 
         if is_injection(question):
@@ -338,7 +393,7 @@ class Assistant:
         # Facts said not to hold ("no Windows or GPU nodes") must not steer search.
         searched = with_synonyms(
             without_negated_facts(standalone),
-            without_negated_facts(question),
+            without_negated_facts(asked),
             enabled="synonyms" not in off,
         )
         expansion = retrieval_expansion(used_profile, searched) if self._expand else ""
@@ -347,7 +402,7 @@ class Assistant:
         k_used = k or self.settings.top_k
         from .generation.engine import texts_to_embed
 
-        embed = self._embedding([query, *texts_to_embed(question, standalone, self._ablations)])
+        embed = self._embedding([query, *texts_to_embed(asked, standalone, self._ablations)])
         found = self.retriever.search(query, k_used, topic, vector=embed(query))
         if sum(1 for p in found if p.chunk.decision_ids) < CURATED_MIN:
             # Uncurated documents (e.g. the Kubernetes docs) filled the results: add the
@@ -375,16 +430,18 @@ class Assistant:
                 kind="answer", answer=finish(answer, retrieved - started)
             )
             return
-        user_text = " ".join(t.content for t in turns if t.role == "user")
+        user_text = " ".join(
+            without_retracted(t.content, retracted) for t in turns if t.role == "user"
+        )
         request = GenerationRequest(
-            question=question,
+            question=asked,
             standalone_question=standalone,
             search_question=searched,
             profile=used_profile,
             passages=passages,
             catalogue=self.load_catalogue(),
             history=turns,
-            context_text=f"{user_text} {question}",
+            context_text=f"{user_text} {asked}",
             lookup=self._lookup(topic),
             cards=self.card_index(),
             embed=embed,

@@ -223,3 +223,25 @@ def _lower_first(text: str) -> str:
     if len(first) > 1 and (first.isupper() or first[1:].lower() != first[1:]):
         return text
     return text[:1].lower() + text[1:]
+
+
+def without_retracted(question: str, retracted: PlanningProfile | None) -> str:
+    """``question`` without the words that state a fact the user retracted (an inferred
+    fact removed in the UI): "Should we run our own control plane? We are on AWS." with
+    AWS retracted becomes "Should we run our own control plane?", so search and the
+    engine stop reading the fact from the words. Only fields whose stated value is the
+    retracted one are cut; a question that states nothing retracted is returned as is."""
+    if retracted is None or retracted.is_empty() or not question.strip():
+        return question
+    said, gone = read_profile(question).profile.model_dump(), retracted.model_dump()
+    fields = set()
+    for name in _FIELDS:
+        value, out = said[name], gone[name]
+        if out in (None, []) or value in (None, []):
+            continue
+        if (set(value) & set(out)) if isinstance(value, list) else value == out:
+            fields.add(name)
+    if not fields:
+        return question
+    base, _ = _without_facts(question, fields)
+    return _ask(base) if base else question

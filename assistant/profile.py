@@ -43,6 +43,7 @@ __all__ = [
     "profile_conditions",
     "profile_from_conversation",
     "read_profile",
+    "retract",
     "retrieval_expansion",
     "update_profile",
     "vocabulary_terms",
@@ -150,25 +151,55 @@ class ConversationProfile:
     changes: list[ProfileChange]
 
 
+def retract(profile: PlanningProfile, retracted: PlanningProfile | None) -> PlanningProfile:
+    """``profile`` without the facts ``retracted`` says no longer hold: its list values are
+    removed, and a scalar is unset when it has the retracted value (a different value, said
+    later, stays)."""
+    if retracted is None or retracted.is_empty():
+        return profile
+    return update_profile(profile, ProfileReading(PlanningProfile(), retracted))
+
+
+def _with_retracted(negated: PlanningProfile, retracted: PlanningProfile) -> PlanningProfile:
+    data, gone = negated.model_dump(), retracted.model_dump()
+    for key in _LISTS:
+        data[key] = list(dict.fromkeys([*data[key], *gone[key]]))
+    for key in _SCALARS:
+        if gone[key] is not None:
+            data[key] = gone[key]
+    return PlanningProfile.model_validate(data)
+
+
 def conversation_profile(
-    question: str, history: Sequence[Turn] = (), explicit: PlanningProfile | None = None
+    question: str,
+    history: Sequence[Turn] = (),
+    explicit: PlanningProfile | None = None,
+    retracted: PlanningProfile | None = None,
 ) -> ConversationProfile:
     """Explicit and inferred profiles kept apart: the inferred one comes from the user's
     turns only, the explicit one wins field by field in ``used``, and ``changes`` lists the
-    inferred facts this question changed against the previous user turn."""
+    inferred facts this question changed against the previous user turn.
+
+    ``retracted`` holds facts the user said no longer hold (e.g. an inferred fact removed
+    in the UI): they leave the inferred profile, whatever turn said them, and join
+    ``negated``. The explicit profile still wins over a retraction."""
     reading = infer_profile(question, history)
+    inferred = retract(reading.profile, retracted)
     users = [i for i, t in enumerate(history) if t.role == "user"]
     changes: list[ProfileChange] = []
     if users:
         last = users[-1]
         before = infer_profile(history[last].content, history[:last]).profile
-        changes = profile_changes(before, reading.profile)
+        changes = profile_changes(retract(before, retracted), inferred)
     given = explicit or PlanningProfile()
+    negated = reading.negated
+    if retracted is not None and not retracted.is_empty():
+        negated = _with_retracted(negated, retracted)
     return ConversationProfile(
         explicit=given,
-        inferred=reading.profile,
-        negated=reading.negated,
-        used=merge_explicit(reading.profile, explicit),
+        inferred=inferred,
+        negated=negated,
+        used=merge_explicit(inferred, explicit),
         changes=changes,
     )
 

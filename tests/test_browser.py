@@ -8,6 +8,7 @@ nothing.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -101,6 +102,13 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 return bool(resp.status == 200)
 
         _wait_for(healthy, "the streamlit server", timeout=90)
+
+        # The model and store load once at server start, before any browser connects.
+        def warmed() -> bool:
+            with urllib.request.urlopen(f"{url}/kubeplan/ready", timeout=2) as resp:
+                return bool(resp.status == 200 and json.load(resp) == {"ready": True})
+
+        _wait_for(warmed, "the start-up warm-up", timeout=90)
         yield url, data
     finally:
         proc.terminate()
@@ -356,3 +364,34 @@ def test_planning_workspace_follow_ups_scope_form_uploads_and_open_questions(
         "the plan re-planned with the answer",
     )
     _shot(browser, "08-open-question-answered")
+
+
+def test_removing_an_inferred_fact_replans_without_it(
+    server: tuple[str, Path], browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, _ = server
+    browser.get(url)
+    page = _ask(
+        browser,
+        "Should we run our own control plane? We are on AWS with a team of 3.",
+        "Use a managed control plane",
+    )
+    assert "Hosting: aws (inferred)" in page and "Run a single control-plane node" not in page
+    _wait_for(
+        lambda: browser.find_element(By.CSS_SELECTOR, "[class*='st-key-chip_rm_hosting'] button"),
+        "the remove button of the hosting chip",
+    ).click()
+    page = str(_wait_for(
+        lambda: (t := _body(browser)) and "Re-planned without the facts you removed" in t and t,
+        "the re-plan without the removed fact",
+    ))
+    assert "Hosting: not aws" in page and "Hosting: aws (inferred)" not in page
+    assert "Hosting: not aws (inferred)" not in page  # the user said so
+    assert "Platform team size: 3 (inferred)" in page
+    assert "Added: Run a single control-plane node" in page
+    assert "Superseded by the re-plan below" in page
+    chips = browser.find_element(By.CSS_SELECTOR, "[class*='st-key-chips']")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", chips)
+    _shot(browser, "09-inferred-fact-removed-replanned")

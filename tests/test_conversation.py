@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.conversation import is_follow_up, rewrite_follow_up, standalone_question
-from assistant.schemas import Turn
+from assistant.schemas import PlanningProfile, Turn
 
 
 def _history(*questions: str) -> list[Turn]:
@@ -83,3 +83,15 @@ def test_follow_up_chains_keep_the_first_topic() -> None:
     assert is_follow_up("why?") and not is_follow_up(
         "Please compare Cilium and Calico for a large on-prem cluster with BGP"
     )
+
+
+def test_a_retracted_fact_is_cut_from_the_question_words() -> None:
+    from assistant.conversation import without_retracted
+
+    question = "Should we run our own control plane? We are on AWS."
+    assert without_retracted(question, PlanningProfile(hosting=["aws"])) == (
+        "Should we run our own control plane?"
+    )
+    # Another value of the field, or no retraction: the question stays as asked.
+    assert without_retracted(question, PlanningProfile(hosting=["azure"])) == question
+    assert without_retracted(question, None) == question

@@ -135,3 +135,20 @@ def test_negated_conditions_in_the_text() -> None:
     c = profile_conditions(PlanningProfile(), "we are not air-gapped and not multi-cloud")
     assert c["air-gapped"] is False and c["multi-cloud"] is False
     assert profile_conditions(PlanningProfile(), "no internet at the sites")["air-gapped"] is True
+
+
+def test_a_retracted_fact_leaves_the_inferred_profile_and_joins_the_negated() -> None:
+    from assistant.profile import conversation_profile, retract
+
+    history = [Turn(role="user", content="We are on AWS with a team of 3."),
+               Turn(role="assistant", content="Noted.")]
+    gone = PlanningProfile(hosting=["aws"], team_size=3)
+    profiles = conversation_profile("how should we do ingress?", history, None, gone)
+    assert profiles.inferred.hosting == [] and profiles.inferred.team_size is None
+    assert profiles.negated.hosting == ["aws"] and profiles.negated.team_size == 3
+    assert profiles.used == profiles.inferred
+    # A value other than the retracted one stays; the explicit profile wins over a retraction.
+    assert retract(PlanningProfile(team_size=5), gone).team_size == 5
+    explicit = PlanningProfile(hosting=["aws"])
+    assert conversation_profile("ingress?", history, explicit, gone).used.hosting == ["aws"]
+    assert conversation_profile("ingress?", history, None, None).inferred.hosting == ["aws"]

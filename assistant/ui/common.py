@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from urllib.parse import quote
 import streamlit as st
 
 from ..api import Assistant
-from ..config import Settings
+from ..config import Settings, load_settings
 from ..errors import KubeplanError
 from ..export import escape_markdown as esc
 from ..schemas import TOPICS, Decision
@@ -42,11 +43,34 @@ def cached_assistant(key: str, _settings: Settings) -> Assistant:
     loaded once per server process, so no user waits for the model on their first question."""
     assistant = Assistant(_settings)
     try:
-        assistant.retrieve("kubernetes control plane", k=1)  # loads model, store and indexes
-        assistant.load_catalogue()
+        # One answer loads everything a question needs: model, store, keyword indexes,
+        # catalogue, card vectors (embedded once per catalogue, then read) and the engine.
+        # Grounded whatever the default backend: a warm-up never calls a paid LLM.
+        assistant.ask("How many etcd members should we run?", backend="grounded")
     except KubeplanError:
         log.info("warm-up skipped: the collection is not ready yet")
     return assistant
+
+
+def shared_settings(base: Settings, collection: str = "") -> Settings:
+    """The settings one cached ``Assistant`` serves: ``base`` with the sidebar's collection
+    (empty: the configured one). The warm-up at start-up builds the same, so the first
+    session finds the model and store already loaded."""
+    return base.model_copy(update={"collection": collection or base.collection})
+
+
+def warm_up() -> None:
+    """Load the model, the store and the indexes for the configured settings into the
+    process-wide cache (``streamlit run app.py`` calls it once at server start)."""
+    started = time.perf_counter()
+    try:
+        settings = shared_settings(load_settings())
+        cached_assistant(settings.model_dump_json(), settings)
+        log.info("kubeplan warm-up done in %.1f s", time.perf_counter() - started)
+    except KubeplanError as exc:  # shown to the first session instead
+        log.warning("warm-up skipped: %s", exc.problem)
+    except Exception:
+        log.exception("warm-up failed; the first question loads the model instead")
 
 
 @dataclass

@@ -73,14 +73,7 @@ def render_card(
     numbers: dict[str, int],
 ) -> None:
     with st.container(border=True, key=f"card_{message['key']}_{i}"):
-        head, badge = st.columns([0.78, 0.22])
-        head.markdown(f"##### {esc(rec.title)}")
-        badge.badge(f"{rec.confidence} confidence", color=CONFIDENCE_COLOUR[rec.confidence])
-        st.caption(esc(rec.decision_id))
-        st.markdown("**What to do:** " + esc(rec.recommendation))
-        st.markdown("**Why:** " + esc(logic.whole_sentences(rec.rationale)))
-        if rec.tradeoffs:
-            st.markdown("**Trade-offs:**\n" + "\n".join(f"- {esc(t)}" for t in rec.tradeoffs))
+        card_body(rec)
         refs = _citation_links(logic.cited_numbers(rec, numbers), entries)
         st.markdown("**Citations:** " + (refs or "none"))
         st.download_button(
@@ -91,6 +84,32 @@ def render_card(
             key=f"madr_{message['key']}_{i}",
             on_click="ignore",
         )
+
+
+def card_body(rec: Recommendation) -> None:
+    """A card's title, confidence, id, what to do, why and trade-offs (no widgets, so the
+    streamed preview and the final card draw the same)."""
+    head, badge = st.columns([0.78, 0.22])
+    head.markdown(f"##### {esc(rec.title)}")
+    badge.badge(f"{rec.confidence} confidence", color=CONFIDENCE_COLOUR[rec.confidence])
+    st.caption(esc(rec.decision_id))
+    st.markdown("**What to do:** " + esc(rec.recommendation))
+    st.markdown("**Why:** " + esc(logic.whole_sentences(rec.rationale)))
+    if rec.tradeoffs:
+        st.markdown("**Trade-offs:**\n" + "\n".join(f"- {esc(t)}" for t in rec.tradeoffs))
+
+
+def render_status(ctx: Ctx, status: str, summary: str) -> bool:
+    """The head of an answer that is not answered (out of scope, not enough evidence);
+    False when the answer is answered and its summary is drawn by the caller."""
+    if status == "out_of_scope":
+        st.warning("**Out of scope.** " + esc(summary))
+    elif status == "insufficient_evidence":
+        st.info("**Not enough evidence.** " + esc(summary))
+    else:
+        return False
+    st.markdown("The knowledge base covers: " + esc(", ".join(covered_topics(ctx))) + ".")
+    return True
 
 
 def render_sources(entries: Sequence[logic.MergedSource], key: str) -> None:
@@ -238,13 +257,7 @@ def render_answer(ctx: Ctx, message: Message) -> None:
     if message["note"]:
         st.caption(esc(message["note"]))
     render_changes(message)
-    if answer.status == "out_of_scope":
-        st.warning("**Out of scope.** " + esc(answer.summary))
-        st.markdown("The knowledge base covers: " + esc(", ".join(covered_topics(ctx))) + ".")
-    elif answer.status == "insufficient_evidence":
-        st.info("**Not enough evidence.** " + esc(answer.summary))
-        st.markdown("The knowledge base covers: " + esc(", ".join(covered_topics(ctx))) + ".")
-    else:
+    if not render_status(ctx, answer.status, answer.summary):
         st.markdown(esc(logic.summary_text(answer)))
     entries, numbers = logic.merge_sources(answer.sources)
     rows = logic.comparison_rows(answer.question, answer.recommendations, catalogue(ctx))
@@ -276,3 +289,30 @@ def render_superseded(message: Message) -> None:
         titles = [r.title for r in answer.recommendations]
         if titles:
             st.markdown("Earlier recommendations: " + esc("; ".join(titles)))
+
+
+def _expand(key: str) -> None:
+    state()[f"expanded_{key}"] = True
+
+
+def render_compact(message: Message) -> None:
+    """An earlier answer, folded: its summary and card titles, and a button that draws it
+    whole. Every rerun redraws the conversation in the browser, so a long chat keeps only
+    its latest answers whole (see ``logic.FULL_ANSWERS``)."""
+    answer = message["answer"]
+    with st.container(border=True, key=f"folded_{message['key']}"):
+        if answer.status == "answered":
+            st.markdown(esc(logic.summary_text(answer)))
+        else:
+            st.markdown(esc(answer.summary))
+        titles = [r.title for r in answer.recommendations]
+        if titles:
+            st.markdown("Recommendations: " + esc("; ".join(titles)))
+        st.button(
+            "Show the whole answer",
+            key=f"expand_{message['key']}",
+            on_click=callback(_expand),
+            args=(message["key"],),
+            type="tertiary",
+            icon=":material/unfold_more:",
+        )

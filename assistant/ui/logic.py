@@ -4,7 +4,9 @@ The planning profile is kept in two parts: the *explicit* profile (what the user
 form, confirmed from a chip or answered to an open question) is the only one sent to the
 engine as ``profile=``; the *inferred* profile is what the last answer read from the
 conversation and is only shown. Sending inferred facts back as explicit ones would make them
-win over anything the user says later ("and if we have to run on-prem?").
+win over anything the user says later ("and if we have to run on-prem?"). A third part,
+the *retracted* facts (inferred facts the user removed from the chips), is sent as
+``retracted=`` so the engine stops reading them from the conversation.
 """
 
 from __future__ import annotations
@@ -78,6 +80,25 @@ def explicit_to_send(explicit: PlanningProfile, stated: PlanningProfile) -> Plan
     return without_fields(explicit, set_fields(stated))
 
 
+def retract_fact(
+    retracted: PlanningProfile, inferred: PlanningProfile, name: str
+) -> PlanningProfile:
+    """The facts the user retracted, with the inferred value of ``name`` added (the user
+    removed that inferred fact: it no longer holds)."""
+    value = getattr(inferred, name)
+    if value in (None, []):
+        return retracted
+    if isinstance(value, list):
+        value = list(dict.fromkeys([*getattr(retracted, name), *value]))
+    return retracted.model_copy(update={name: value})
+
+
+def retracted_to_send(retracted: PlanningProfile, stated: PlanningProfile) -> PlanningProfile:
+    """The retractions for a new question that itself states ``stated``: a fact said again
+    now holds again, so the retraction of those fields ends."""
+    return without_fields(retracted, set_fields(stated))
+
+
 def inferred_profile(answer: PlanAnswer, explicit: PlanningProfile) -> PlanningProfile:
     """What the answer read from the conversation, apart from the explicit profile.
 
@@ -124,15 +145,19 @@ def profile_chips(explicit: PlanningProfile, inferred: PlanningProfile) -> list[
     return chips
 
 
-def ruled_out_chips(answer: PlanAnswer) -> list[Chip]:
+def ruled_out_chips(
+    answer: PlanAnswer, removed: PlanningProfile | None = None
+) -> list[Chip]:
     """Facts the conversation ruled out ("not on AWS"), when the engine reports them in
-    ``answer.meta.negated_profile``; shown, never sent."""
+    ``answer.meta.negated_profile``; shown, never sent. Those the user removed (the fields
+    ``removed`` sets) are not marked inferred: the user said so."""
     negated = getattr(answer.meta, "negated_profile", None)
     if not isinstance(negated, PlanningProfile):
         return []
     data = negated.model_dump()
+    theirs = set(set_fields(removed)) if removed is not None else set()
     return [
-        Chip(name, label, "not " + _shown(data[name]), inferred=True)
+        Chip(name, label, "not " + _shown(data[name]), inferred=name not in theirs)
         for name, label in FIELD_LABELS.items()
         if data[name] not in (None, [])
     ]
@@ -176,8 +201,14 @@ def profile_changes(answer: PlanAnswer, previous: PlanningProfile | None) -> lis
         return [str(getattr(c, "message", c)) for c in reported]
     if previous is None:
         return []
+    return compared_profiles(previous, answer.profile)
+
+
+def compared_profiles(previous: PlanningProfile, current: PlanningProfile) -> list[str]:
+    """The facts that differ between two profiles, for people (a re-plan says what its
+    new facts changed against the answer it replaces)."""
     changes = []
-    before, after = previous.model_dump(), answer.profile.model_dump()
+    before, after = previous.model_dump(), current.model_dump()
     for name, label in FIELD_LABELS.items():
         if before[name] == after[name]:
             continue
@@ -193,6 +224,34 @@ def profile_changes(answer: PlanAnswer, previous: PlanningProfile | None) -> lis
 def profile_text(profile: PlanningProfile) -> str:
     items = profile_items(profile)
     return "; ".join(f"{k}: {v}" for k, v in items) if items else "no facts"
+
+
+def replan_note(explicit: PlanningProfile, retracted: PlanningProfile) -> str:
+    """What a re-plan used: the facts the user set and those they removed."""
+    parts = []
+    if not explicit.is_empty():
+        parts.append("with the facts you set: " + profile_text(explicit))
+    elif retracted.is_empty():
+        # The facts read from the conversation still apply (the chips show them).
+        parts.append("with no facts set by you; those read from the conversation apply")
+    if not retracted.is_empty():
+        parts.append("without the facts you removed: " + profile_text(retracted))
+    return "Re-planned " + "; ".join(parts)
+
+
+#: How many of the latest answers a conversation draws whole; earlier ones are folded
+#: (summary and card titles, a button to unfold), because every rerun redraws the whole
+#: conversation in the browser and a long one made each new answer slower to appear.
+FULL_ANSWERS = 2
+
+
+def folded(roles: Sequence[tuple[str, bool]], expanded: Iterable[int] = ()) -> set[int]:
+    """Indexes of the answers to fold: ``roles`` holds each message's role and whether it
+    was superseded; the last ``FULL_ANSWERS`` current answers and those in ``expanded``
+    stay whole (superseded ones are drawn folded their own way)."""
+    current = [i for i, (role, old) in enumerate(roles) if role == "assistant" and not old]
+    keep = set(current[-FULL_ANSWERS:]) | set(expanded)
+    return {i for i in current if i not in keep}
 
 
 # --------------------------------------------------------------------------- open questions
@@ -263,13 +322,19 @@ _SENTENCE_END = re.compile(r"[.!?][\"'\u201d)]?(?=\s|$)")
 def summary_text(answer: PlanAnswer) -> str:
     """The engine's summary without the verbatim copy of the first card (shown below) and
     without the profile note (the fact chips show the profile)."""
-    text = _PROFILE_NOTE.sub("", answer.summary).strip()
-    if answer.recommendations:
-        first = answer.recommendations[0]
+    first = answer.recommendations[0] if answer.recommendations else None
+    return summary_lead(answer.summary, first)
+
+
+def summary_lead(summary: str, first: Recommendation | None) -> str:
+    """``summary_text`` from the summary and the first card (None: not known yet, as while
+    an answer streams in)."""
+    text = _PROFILE_NOTE.sub("", summary).strip()
+    if first is not None:
         verbatim = f"{first.title}: {first.recommendation}"
         if verbatim in text:
             text = text.replace(verbatim, f"Start with \u201c{first.title}\u201d.", 1)
-    return text or answer.summary
+    return text or summary
 
 
 def whole_sentences(text: str) -> str:

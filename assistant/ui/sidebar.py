@@ -12,7 +12,7 @@ from ..errors import KubeplanError
 from ..export import escape_markdown as esc
 from ..schemas import TOPICS, PlanningProfile
 from . import logic
-from .common import Ctx, cached_assistant, callback, llm_problem, public
+from .common import Ctx, cached_assistant, callback, llm_problem, public, shared_settings
 from .state import explicit, inferred, new_chat, state
 
 PAGES = ("Chat", "Knowledge base", "Feedback")
@@ -59,7 +59,7 @@ def sidebar(base: Settings) -> Ctx:
     topic = sb.selectbox("Topic filter", (ALL_TOPICS, *TOPICS), key="topic")
     collection = sb.text_input("Collection", base.collection, key="collection").strip()
     # One Assistant per collection; top-k and topic travel with each question.
-    shared = base.model_copy(update={"collection": collection or base.collection})
+    shared = shared_settings(base, collection)
     state().settings_seen = shared
     assistant = cached_assistant(shared.model_dump_json(), shared)
     settings = shared.model_copy(update={"top_k": top_k})

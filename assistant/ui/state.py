@@ -1,4 +1,5 @@
-"""The session's state: messages, the explicit and inferred profiles, pending actions.
+"""The session's state: messages, the explicit, inferred and retracted profiles, pending
+actions.
 
 Values the user must keep (the profile form, the explicit profile) live under keys that no
 widget owns: Streamlit drops a widget's key when the widget is not drawn, e.g. on another page.
@@ -32,6 +33,7 @@ def init_state() -> Any:
     ss.setdefault("messages", [])
     ss.setdefault("explicit", PlanningProfile())
     ss.setdefault("inferred", PlanningProfile())
+    ss.setdefault("retracted", PlanningProfile())  # inferred facts the user removed
     ss.setdefault("pending", None)
     ss.setdefault("replan", False)
     ss.setdefault("answering", None)  # an open question the user is answering
@@ -50,6 +52,11 @@ def explicit() -> PlanningProfile:
 
 def inferred() -> PlanningProfile:
     value: PlanningProfile = state().inferred
+    return value
+
+
+def retracted() -> PlanningProfile:
+    value: PlanningProfile = state().retracted
     return value
 
 
@@ -113,9 +120,11 @@ def last_answer() -> PlanAnswer | None:
 
 
 def new_chat() -> None:
-    """Forget the conversation and what it inferred; the explicit profile stays."""
+    """Forget the conversation, what it inferred and what the user retracted of that; the
+    explicit profile stays."""
     ss = state()
     ss.messages = []
     ss.inferred = PlanningProfile()
+    ss.retracted = PlanningProfile()
     ss.pending = None
     ss.answering = None

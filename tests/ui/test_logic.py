@@ -214,3 +214,61 @@ def test_ruled_out_facts_show_when_the_engine_reports_them() -> None:
     [chip] = logic.ruled_out_chips(answer)  # type: ignore[arg-type]
     assert chip.text == "Hosting: not aws (inferred)"
     assert logic.ruled_out_chips(_answer()) == []
+
+
+def test_removing_an_inferred_fact_retracts_its_value_until_a_question_states_it() -> None:
+    inferred = PlanningProfile(hosting=["aws", "on-prem"], team_size=3)
+    gone = logic.retract_fact(PlanningProfile(), inferred, "hosting")
+    assert gone == PlanningProfile(hosting=["aws", "on-prem"])
+    gone = logic.retract_fact(gone, inferred, "team_size")
+    assert gone.team_size == 3
+    assert logic.retract_fact(gone, inferred, "availability") == gone  # nothing inferred
+    # A new question that names a hosting ends that retraction, not the others.
+    kept = logic.retracted_to_send(gone, PlanningProfile(hosting=["gcp"]))
+    assert kept == PlanningProfile(team_size=3)
+
+
+def test_a_replan_note_names_what_was_set_and_what_was_removed() -> None:
+    set_, gone = PlanningProfile(availability="high"), PlanningProfile(hosting=["aws"])
+    assert logic.replan_note(set_, PlanningProfile()) == (
+        "Re-planned with the facts you set: Availability target: high"
+    )
+    assert logic.replan_note(PlanningProfile(), gone) == (
+        "Re-planned without the facts you removed: Hosting: aws"
+    )
+    assert "read from the conversation apply" in logic.replan_note(
+        PlanningProfile(), PlanningProfile()
+    )
+    both = logic.replan_note(set_, gone)
+    assert "Availability target: high" in both and "removed: Hosting: aws" in both
+    assert logic.compared_profiles(PlanningProfile(hosting=["aws"]), PlanningProfile()) == [
+        "Hosting: aws no longer applies"
+    ]
+
+
+def test_the_streamed_summary_drops_the_first_card_once_it_arrives() -> None:
+    first = _rec("platform.managed", "Use a managed control plane")
+    summary = "Use a managed control plane: Do Use a managed control plane. Then size it."
+    assert logic.summary_lead(summary, None) == summary
+    lead = logic.summary_lead(summary, first)
+    assert lead.startswith("Start with \u201cUse a managed control plane\u201d.")
+
+
+def test_a_fact_the_user_removed_shows_as_ruled_out_without_the_inferred_mark() -> None:
+    meta = {"negated_profile": PlanningProfile(hosting=["aws"], compliance=["pci"])}
+    answer = _answer(summary="x").model_copy(
+        update={"meta": _answer(summary="x").meta.model_copy(update=meta)}
+    )
+    chips = logic.ruled_out_chips(answer, PlanningProfile(hosting=["aws"]))
+    assert [c.text for c in chips] == ["Hosting: not aws", "Compliance: not pci (inferred)"]
+
+
+def test_only_the_latest_answers_stay_whole() -> None:
+    roles = [("user", False), ("assistant", False)] * 3 + [("assistant", False)]
+    assert logic.FULL_ANSWERS == 2
+    # Answers at 1, 3, 5, 6: the last two stay whole.
+    assert logic.folded(roles) == {1, 3}
+    assert logic.folded(roles, expanded=[1]) == {3}
+    # A superseded answer is not folded here (it has its own folded look).
+    roles[5] = ("assistant", True)
+    assert logic.folded(roles) == {1}
