@@ -276,7 +276,7 @@ def test_credentials_are_redacted_before_storing(tmp_path: Path) -> None:
 
 def test_the_bundled_corpus_has_nothing_redacted_or_flagged() -> None:
     """No false positives on real planning text."""
-    from assistant.ingest import flag_chunk
+    from assistant.prepare import flag_chunk
     from assistant.redaction import redact_document
 
     for path in sorted((REPO / "corpus").rglob("*.md")):
