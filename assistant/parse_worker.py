@@ -173,6 +173,7 @@ class FilePreparer:
         self.spec = spec
         self.timeout = timeout
         self._worker: _Worker | None = None
+        self._busy = False
         self._blob: bytes | None = None
         if timeout > 0:
             try:
@@ -188,27 +189,33 @@ class FilePreparer:
     def prepare(self, found: FoundFile, data: bytes, label: str, *, retry: bool = True) -> Outcome:
         if self._blob is None:
             return self._prepare_here(found, data, label)
-        worker = self._worker or _acquire()
+        try:
+            worker = self._worker or _acquire()
+        except OSError:
+            self._give_up_workers()  # no process can be started here
+            return self._prepare_here(found, data, label)
         self._worker = worker
         if not worker.wait_ready(STARTUP_SECONDS):
             self._give_up_workers()
             return self._prepare_here(found, data, label)
         job = (found.root.as_posix(), found.rel, data, label)
+        self._busy = True  # until the reply is read: a worker with a reply due is not reused
         try:
             reply = worker.run(self._blob, job, self.timeout)
+            self._busy = False
         except _NotDelivered:
             self._discard()  # gone while idle: the file is not to blame
             if retry:
                 return self.prepare(found, data, label, retry=False)
             self._give_up_workers()
             return self._prepare_here(found, data, label)
-        except (EOFError, OSError, ValueError):
+        except Exception:  # EOF, a broken socket, a garbled reply: the worker is gone
             reply = ("died",)
         if reply is None:
             # Over the limit: only killing the process stops whatever it is stuck in.
             self._discard()
             return Rejected(timeout_reason(self.timeout))
-        kind = reply[0]
+        kind = reply[0] if isinstance(reply, tuple) and reply else "died"
         if kind == "ok":
             return Prepared(*reply[1:])
         if kind == "rejected":
@@ -217,19 +224,25 @@ class FilePreparer:
             # The worker cannot load what this run needs (say, the embedder's module).
             self._give_up_workers()
             return self._prepare_here(found, data, label)
-        code = worker.proc.poll()
+        try:
+            code: int | None = worker.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
         self._discard()
         return Rejected(
-            f"the parse worker stopped (exit status {code}) while reading the file; "
-            "it is probably built to crash the parser"
+            f"the parse worker stopped (exit status {code}) while reading the file: the "
+            "file crashes the parser"
         )
 
     def close(self) -> None:
+        if self._busy:
+            self._discard()  # interrupted mid-file (Ctrl-C): its reply must not reach the next run
         if self._worker is not None:
             worker, self._worker = self._worker, None
             _release(worker)
 
     def _discard(self) -> None:
+        self._busy = False
         if self._worker is not None:
             worker, self._worker = self._worker, None
             worker.kill()
