@@ -15,7 +15,6 @@ pointer is its own physical collection (stores written before generations, direc
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
@@ -789,8 +788,6 @@ def _db_signature(path: Path) -> tuple[int, int] | None:
 
 #: The database file each folder's shared Chroma state was opened on, in this process.
 _OPENED: dict[str, tuple[int, int] | None] = {}
-#: Database files (device, inode) Chroma has opened in this process.
-_CHROMA_FILES: set[tuple[int, int] | None] = set()
 
 
 def _open_persistent(path: Path, evict: bool = False) -> Any:
@@ -802,11 +799,8 @@ def _open_persistent(path: Path, evict: bool = False) -> Any:
     for attempt in range(3):
         try:
             path.mkdir(parents=True, exist_ok=True)
-            if _db_signature(path) not in _CHROMA_FILES:
-                _use_wal(path / "chroma.sqlite3")
             client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
             _OPENED[str(path)] = _db_signature(path)
-            _CHROMA_FILES.add(_db_signature(path))
             return client
         except Exception as exc:
             # Two processes creating the same new store race on its schema: try again.
@@ -819,32 +813,6 @@ def _open_persistent(path: Path, evict: bool = False) -> Any:
         f"Cannot open the embedded store in {path}: {last}",
         "check that the folder is writable, or point KUBEPLAN_DATA_DIR elsewhere.",
     ) from last
-
-
-def _use_wal(db: Path) -> None:
-    """Put the embedded store's SQLite database in WAL mode (it stays so, in the file);
-    a missing database is created in it.
-
-    Chroma leaves SQLite's default rollback journal, in which every commit of the writer
-    locks the whole file: readers in other processes that meet the lock back off in
-    sleeps of 1, 2, 5, 10 ms and more, which made reader p95 several times the idle one
-    while an ingest wrote (``benchmarks/bench_readers.py``). In WAL mode readers read the
-    last committed state while the writer appends.
-
-    Only called before Chroma opens the file in this process: POSIX locks belong to the
-    process, so closing this connection would drop the locks of Chroma's own (another
-    SQLite library) on the same file. Best effort: a database another process holds
-    busy is switched at a later open.
-    """
-    import sqlite3
-
-    try:
-        db.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.closing(sqlite3.connect(db, timeout=0.5)) as conn:
-            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
-                conn.execute("PRAGMA journal_mode=WAL")
-    except (sqlite3.Error, OSError):
-        pass
 
 
 def _evict(path: Path) -> None:
