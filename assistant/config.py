@@ -86,7 +86,8 @@ class Settings(BaseSettings):
         default=20.0,
         ge=0,
         description="Seconds one file may take to parse, scan for credentials and chunk "
-        "before it is skipped; 0: no limit.",
+        "(in a worker process, from whatever thread ingests) before it fails; 0: no limit "
+        "(and no worker).",
     )
     redact_secrets: bool = Field(
         default=True,

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .chunking import chunk_document, embedding_text, source_key
+from .chunking import embedding_text, source_key
 from .config import Settings
 from .embedding import Embedder
-from .errors import InputError, KubeplanError, StoreLockedError
+from .errors import InputError, StoreLockedError
 from .generations import StagedCollection
 from .ingest_speed import (
     BackgroundWriter,
@@ -34,21 +34,12 @@ from .ingest_speed import (
     migrate_legacy_sources,
     root_label,
 )
-from .loading import (
-    FoundFile,
-    ParseTimeout,
-    SkippedFile,
-    parse_file,
-    read_file,
-    safe_name,
-    time_limit,
-    walk,
-)
+from .loading import FoundFile, SkippedFile, read_file, safe_name, walk
 from .loading import file_hash as hash_bytes
-from .redaction import redact_document
+from .parse_worker import FilePreparer
+from .prepare import PrepareSpec, Rejected
 from .schemas import Chunk, CollectionStats, FileIssue, IngestReport
 from .store import VectorStore, check_embedder
-from .untrusted import instruction_flags
 
 #: Raised whenever chunking changes what a chunk carries (2: curated sections cite their
 #: decision's own source URL), so files whose bytes did not change are re-chunked once and
@@ -187,6 +178,7 @@ class _Run:
     started: bool = False  # whether this run has changed the store yet
     vectors: VectorSource | None = None
     walked_roots: list[Path] = field(default_factory=list)
+    preparer: FilePreparer | None = None
     writer: BackgroundWriter = field(default_factory=lambda: BackgroundWriter(threaded=False))
 
     def notify(self, current: str = "") -> None:
@@ -296,6 +288,17 @@ def run_ingest(
     mpath = manifest_path(settings, store.location, name)
     manifest = {} if rebuild else read_manifest(mpath)
     new_manifest: dict[str, dict[str, Any]] = {}
+    preparer = FilePreparer(
+        PrepareSpec(
+            collection=name,
+            max_tokens=min(settings.chunk_tokens, embedder.max_tokens),
+            overlap=settings.chunk_overlap,
+            count_tokens=embedder.count_tokens,
+            corpus_dir=settings.corpus_dir,
+            redact_secrets=settings.redact_secrets,
+        ),
+        settings.parse_timeout,
+    )
     run = _Run(
         store=store,
         embedder=embedder,
@@ -307,11 +310,13 @@ def run_ingest(
         vectors=VectorSource(embedder, store, name, reuse_store=existed and tuning.reuse_vectors),
         writer=BackgroundWriter(threaded=tuning.write_thread),
         walked_roots=list(found.roots),
+        preparer=preparer,
     )
     try:
         removed = _walk_and_write(run, found, stored, manifest, new_manifest, settings,
                                   filtered=bool(include or exclude), labels=labels)
     finally:
+        preparer.close()
         run.writer.close()
     for source, entry in manifest.items():
         # Sources of other roots in this collection keep their cache entries.
@@ -339,7 +344,6 @@ def _walk_and_write(
     labels: dict[str, Path],
 ) -> set[str]:
     """Ingest every found file, then delete what is gone; returns the removed sources."""
-    budget = min(settings.chunk_tokens, run.embedder.max_tokens)
     seen: set[str] = set()
     for item in found.files:
         source = source_key(root_label(item.root), item.rel)
@@ -348,7 +352,7 @@ def _walk_and_write(
         seen.add(source)
         run.report.files_seen += 1
         run.files_done += 1
-        _ingest_file(run, item, source, stored, manifest, new_manifest, settings, budget)
+        _ingest_file(run, item, source, stored, manifest, new_manifest, settings)
         if len(run.pending) >= run.flush_size:
             run.flush()
         run.notify(item.rel)
@@ -364,7 +368,6 @@ def _ingest_file(
     manifest: dict[str, dict[str, Any]],
     new_manifest: dict[str, dict[str, Any]],
     settings: Settings,
-    budget: int,
 ) -> None:
     report = run.report
     old = stored.get(source, set())
@@ -386,51 +389,17 @@ def _ingest_file(
         report.chunks_unchanged += len(old)
         new_manifest[source] = known
         return
-    try:
-        # One time limit for all the work on the file: parsing, the credential scan and
-        # chunking (a hostile file can make any of them slow).
-        with time_limit(settings.parse_timeout):
-            doc = parse_file(item, data, corpus_dir=settings.corpus_dir)
-            # Ids and stored sources name the root by its folder name: a moved checkout
-            # keeps its ids (see ingest_speed.py).
-            doc = doc.model_copy(update={"root": root_label(item.root)})
-            doc, redactions = (
-                redact_document(doc) if settings.redact_secrets else (doc, 0)
-            )
-            chunks = chunk_document(
-                doc,
-                collection=run.collection,
-                count_tokens=run.embedder.count_tokens,
-                max_tokens=budget,
-                overlap=settings.chunk_overlap,
-            )
-            chunks = [flag_chunk(c) for c in chunks]
-    except ParseTimeout:
-        report.files_skipped.append(
-            FileIssue(
-                path=item.rel,
-                reason=f"parsing, scanning for credentials and chunking took longer than the "
-                f"{settings.parse_timeout:g}-second limit (raise KUBEPLAN_PARSE_TIMEOUT if it "
-                "is a real document)",
-            )
-        )
-        _keep(source, old, manifest, new_manifest)
-        return
-    except SkippedFile as exc:
-        report.files_skipped.append(FileIssue(path=item.rel, reason=exc.problem))
-        _keep(source, old, manifest, new_manifest)
-        return
-    except KubeplanError as exc:
+    # Parsing, the credential scan and chunking run under the per-file time limit, in a
+    # worker process that is killed when a hostile file makes any of them spin.
+    assert run.preparer is not None
+    outcome = run.preparer.prepare(item, data, root_label(item.root))
+    if isinstance(outcome, Rejected):
         # Nothing already stored is lost: the file's previous chunks stay.
-        report.files_failed.append(FileIssue(path=item.rel, reason=exc.problem))
+        issues = report.files_skipped if outcome.skipped else report.files_failed
+        issues.append(FileIssue(path=item.rel, reason=outcome.reason))
         _keep(source, old, manifest, new_manifest)
         return
-    except Exception as exc:
-        # A parser bug or a file built to break one: report it, keep the old chunks.
-        reason = f"{type(exc).__name__}: {str(exc)[:300]}"
-        report.files_failed.append(FileIssue(path=item.rel, reason=reason))
-        _keep(source, old, manifest, new_manifest)
-        return
+    doc, chunks, redactions = outcome.doc, outcome.chunks, outcome.redactions
     report.warnings.extend(FileIssue(path=item.rel, reason=w) for w in doc.warnings)
     if redactions:
         report.secrets_redacted += redactions
@@ -468,14 +437,6 @@ def _ingest_file(
         run.delete(sorted(stale))
         return
     run.pending.extend((expected[i], work) for i in new_ids)
-
-
-def flag_chunk(chunk: Chunk) -> Chunk:
-    """``chunk`` with its flags: what it says is checked along with its title and headings.
-    The flags follow from the text, which the content hash covers, so ids stay stable."""
-    text = "\n".join([chunk.title, *chunk.heading_path, chunk.text])
-    flags = instruction_flags(text)
-    return chunk.model_copy(update={"flags": flags}) if flags else chunk
 
 
 def _keep(

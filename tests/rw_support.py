@@ -132,6 +132,10 @@ def reader(
     errors: list[str] = []
     bad: list[str] = []
     latencies: list[float] = []
+    #: Whether each retrieve was this process's first on a newly published generation
+    #: (it opens the new physical collection and its keyword index cold).
+    first_on_generation: list[bool] = []
+    generations: set[str] = set()
     seen: dict[str, int] = {"a": 0, "b": 0}
     observations = 0
     i = 0
@@ -139,9 +143,13 @@ def reader(
         i += 1
         query = QUERIES[i % len(QUERIES)]
         try:
+            pointer = assistant.store.pointer(COLLECTION)
+            generation = pointer.physical if pointer else COLLECTION
             began = time.perf_counter()
             hits = assistant.retrieve(query, k=5)
             latencies.append((time.perf_counter() - began) * 1000)
+            first_on_generation.append(generation not in generations)
+            generations.add(generation)
             if not hits or not {h.id for h in hits} <= every:
                 bad.append(f"retrieve {query!r}: {[h.id for h in hits]}")
             n = assistant.store.count(COLLECTION)
@@ -165,6 +173,7 @@ def reader(
         "bad": bad,
         "seen": seen,
         "latencies_ms": latencies,
+        "first_on_generation": first_on_generation,
     }
 
 
@@ -259,6 +268,9 @@ def run(
                 p.wait()
     results = [json.loads(o.read_text()) for o in outs if o.exists()]
     latencies = [x for r in results for x in r["latencies_ms"]]
+    firsts = [f for r in results for f in r.get("first_on_generation", [])]
+    steady = [x for x, f in zip(latencies, firsts, strict=True) if not f]
+    cold = [x for x, f in zip(latencies, firsts, strict=True) if f]
     return {
         "readers": readers,
         "readers_reported": len(results),
@@ -276,6 +288,11 @@ def run(
         "chunks": {k: len(v) for k, v in expected.items()},
         "p50_ms": percentile(latencies, 50),
         "p95_ms": percentile(latencies, 95),
+        # Requests on a generation the reader had already used, and first requests on a
+        # newly published one: what following a publish costs, apart from the rest.
+        "p95_steady_ms": percentile(steady, 95),
+        "first_on_generation": len(cold),
+        "p95_first_on_generation_ms": percentile(cold, 95),
     }
 
 

@@ -247,6 +247,19 @@ def test_slow_file_is_skipped_with_a_reason(
         parse_file(FoundFile(tmp_path, "a.txt"), b"hello nodes", timeout=0.3)
 
 
+def test_unclosed_shortcode_before_a_run_of_spaces_is_linear() -> None:
+    # The shortcode expression backtracked quadratically over the spaces: 20,000 took
+    # 14 s, the 200,000 here would take hours (found while testing the parse worker).
+    text = "# T\n\n{{< note" + " " * 200_000 + "x\n"
+    done: list[object] = []
+    worker = threading.Thread(target=lambda: done.append(parse_markdown(text, "t")), daemon=True)
+    worker.start()
+    worker.join(30)  # a liveness bound, not a speed claim
+    assert done, "the shortcode expression backtracks over a run of spaces"
+    _title, sections, _meta = done[0]  # type: ignore[misc]
+    assert sections[0].text.startswith("{{< note")
+
+
 def test_credentials_are_redacted_before_storing(tmp_path: Path) -> None:
     folder = tmp_path / "etc"
     folder.mkdir()
@@ -276,7 +289,7 @@ def test_credentials_are_redacted_before_storing(tmp_path: Path) -> None:
 
 def test_the_bundled_corpus_has_nothing_redacted_or_flagged() -> None:
     """No false positives on real planning text."""
-    from assistant.ingest import flag_chunk
+    from assistant.prepare import flag_chunk
     from assistant.redaction import redact_document
 
     for path in sorted((REPO / "corpus").rglob("*.md")):
