@@ -363,9 +363,10 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
 def choose_backend(setting: str, precision: str, onnx_runtime: bool) -> tuple[str, str]:
     """(backend, precision) for KUBEPLAN_EMBED_BACKEND and KUBEPLAN_EMBED_PRECISION.
 
-    ``auto`` runs torch: on the AVX2 CPU this was measured on, ONNX Runtime fp32 took
-    the same CPU time as torch and int8 saved about 10 % at cosine 0.98 (README,
-    Benchmarks), so neither earns the switch; bf16 still follows the CPU flags. ``onnx``
+    ``auto`` runs torch: on the AVX2 CPU this was measured on (README, Benchmarks),
+    ONNX Runtime fp32 saved CPU only against torch's second thread and was not shown
+    faster in wall time; int8 saved 1.4-1.7x CPU at equal recall@5 but its vectors agree
+    with fp32 only to cosine 0.97, so it is opt-in. bf16 still follows the CPU flags. ``onnx``
     needs onnxruntime; int8 needs the onnx backend.
     """
     if precision == "int8" and setting == "torch":
