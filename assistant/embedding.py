@@ -365,8 +365,9 @@ def choose_backend(setting: str, precision: str, onnx_runtime: bool) -> tuple[st
 
     ``auto`` runs torch: on the AVX2 CPU this was measured on (README, Benchmarks),
     ONNX Runtime fp32 saved CPU only against torch's second thread and was not shown
-    faster in wall time; int8 saved 1.4-1.7x CPU at equal recall@5 but its vectors agree
-    with fp32 only to cosine 0.97, so it is opt-in. bf16 still follows the CPU flags. ``onnx``
+    faster in wall time; int8 saved 1.4-1.7x CPU at equal recall@5 on upstream docs but
+    agrees with fp32 only to cosine 0.97 and fails 9 cases of the eval gate, so it is
+    opt-in. bf16 still follows the CPU flags. ``onnx``
     needs onnxruntime; int8 needs the onnx backend.
     """
     if precision == "int8" and setting == "torch":
