@@ -34,6 +34,7 @@ from .ingest_speed import (
     migrate_legacy_sources,
     root_label,
 )
+from .keyword import KeywordIndexes
 from .loading import FoundFile, SkippedFile, read_file, safe_name, walk
 from .loading import file_hash as hash_bytes
 from .parse_worker import FilePreparer
@@ -274,7 +275,7 @@ def run_ingest(
     )
     # Every write goes to a new generation that readers see only once it is complete.
     staged = StagedCollection(store, name)
-    store = staged
+    raw_store, store = store, staged
     if rebuild:
         store.drop(name)
     check_embedder(store, name, embedder.name, embedder.dimension)
@@ -326,6 +327,12 @@ def run_ingest(
     if run.started:
         meta["generation"] = _new_generation()
     store.set_meta(name, meta)
+    if staged.target is not None:
+        # Every reader's first search on a new generation would otherwise rebuild this
+        # index from the store at the same moment, which is most of the readers' tail
+        # latency right after a publish (benchmarks/bench_readers.py); built once here,
+        # they load it memory-mapped.
+        KeywordIndexes(raw_store, settings.data_dir).get(name, source=staged.target)
     staged.commit()
     write_manifest(mpath, name, new_manifest, _manifest_roots(mpath, roots, new_manifest))
     report.seconds = round(time.perf_counter() - started, 3)

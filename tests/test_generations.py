@@ -10,6 +10,7 @@ from assistant.config import Settings
 from assistant.embedding import FakeEmbedder
 from assistant.generations import BASE, STATE, StagedCollection
 from assistant.ingest import IngestProgress, run_ingest
+from assistant.keyword import KeywordIndex, collection_generation, index_dir
 from assistant.schemas import Chunk
 from assistant.store import ChromaStore
 from tests.test_ingest import settings_for, write_tree
@@ -59,6 +60,24 @@ def test_an_unchanged_run_publishes_nothing(setup: tuple[Settings, ChromaStore, 
     ingest_with(settings, store, docs)
     assert store.pointer("kubeplan") == pointer
     assert store.generations("kubeplan") == [pointer.physical]
+
+
+def test_the_writer_saves_the_new_generations_keyword_index_before_the_switch(
+    setup: tuple[Settings, ChromaStore, Path],
+) -> None:
+    settings, store, docs = setup
+    folder = index_dir(settings.data_dir, "kubeplan")
+    for change in (False, True):
+        if change:
+            (docs / "doc0.md").write_text("# Zero\n\nA new text about etcd backups.\n")
+        ingest_with(settings, store, docs)
+        pointer = store.pointer("kubeplan")
+        assert pointer is not None
+        # A reader's first search on this generation loads it instead of rebuilding.
+        generation = collection_generation(store, pointer.physical)
+        assert KeywordIndex.saved_generation(folder) == generation
+        index = KeywordIndex.load(folder)
+        assert index is not None and len(index.chunks) == len(ids(store))
 
 
 @pytest.mark.parametrize("rebuild", [False, True])
