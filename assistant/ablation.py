@@ -18,7 +18,6 @@ COMPONENTS: dict[str, str] = {
     "comparisons": "'X or Y' / 'X vs Y': every named option the catalogue has, order-free",
     "diversity": "MMR over card embeddings: no two recommendations saying the same thing",
     "abstention": "unknown terms, private data, harmful and off-topic intent by prototypes",
-    "synonyms": "scope.yaml synonym expansion of the question and its aspects",
 }
 
 
