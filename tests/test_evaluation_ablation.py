@@ -99,6 +99,9 @@ PROBES: dict[str, Probe] = {
     # Each aspect is scored on its own: one question as a whole ranks them otherwise.
     "aspects": Probe("How many etcd members should we run, and should we use spot "
                      "capacity for batch jobs?"),
+    # A list inside one clause: each item is an aspect of its own.
+    "enumerations": Probe("Our plan needs etcd member counts, spot capacity for batch jobs, "
+                          "namespaces for teams."),
     # "X or Y": both options, not just the better one.
     "comparisons": Probe("Namespaces or separate clusters?", lost="tenancy.namespaces-per-team"),
     # The near-duplicate card comes back without MMR.

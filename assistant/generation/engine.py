@@ -82,7 +82,8 @@ def question_shape(
 ) -> tuple[list[str], Comparison | None]:
     """The aspects and the comparison of a question (a follow-up keeps its standalone
     form as one more aspect)."""
-    parts = aspects(question) if "aspects" not in ablations else [standalone]
+    parts = (aspects(question, enumerations="enumerations" not in ablations)
+             if "aspects" not in ablations else [standalone])
     if len(parts) > 1 and question != standalone:
         parts = [standalone, *parts]
     compared = comparison(question) if "comparisons" not in ablations else None
