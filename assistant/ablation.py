@@ -20,8 +20,6 @@ COMPONENTS: dict[str, str] = {
     "comparisons": "'X or Y' / 'X vs Y': every named option the catalogue has, order-free",
     "diversity": "MMR over card embeddings: no two recommendations saying the same thing",
     "abstention": "unknown terms, private data, harmful and off-topic intent by prototypes",
-    "coined-names": "declining questions that hinge on a coined name the knowledge base never "
-                    "uses (many word pieces in the embedding model's vocabulary)",
 }
 
 

@@ -385,7 +385,6 @@ class Assistant:
             embed=embed,
             query_text=query,
             known=self._known(None),
-            pieces=self.embedder.count_tokens,
             ablations=self._ablations,
             topic=topic,
             extra={"deadline": deadline} if deadline is not None else {},

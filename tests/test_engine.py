@@ -199,35 +199,3 @@ def test_unknown_terms_are_names_the_knowledge_base_never_uses() -> None:
     assert unknown_terms("Does EKS support KubeQuantum autoscaling?", known) == ["KubeQuantum"]
     assert unknown_terms("How many etcd members for Kubernetes on AWS?", known) == []
     assert unknown_terms("Should we run z/OS workloads?", known) == ["z/OS"]
-
-
-def test_coined_names_are_told_from_common_words_by_word_pieces() -> None:
-    from assistant.generation.scoring import coinage
-
-    # A stand-in vocabulary: ordinary words are one piece, made-up names several.
-    vocab = {"tuesday", "ceo", "us", "east", "1", "eu", "apac"}
-
-    def pieces(word: str) -> int:
-        return 1 if word in vocab else max(2, len(word) // 3)
-
-    assert coinage(["Tuesday", "CEO", "us-east-1", "US/EU/APAC"], pieces) == 1
-    assert coinage(["Tuesday", "KubeNebula"], pieces) == 3
-    assert coinage([], pieces) == 0
-
-
-def test_a_coined_unknown_name_declines_below_its_fitted_floor() -> None:
-    d = decision("availability.etcd")
-    cards = index([d], [[0, 0, 0, 1]])
-    request = _Request(cards)
-    near = {"cards": 0.5, "harmful": 0.3, "private": 0.3, "off_topic": 0.3}
-    w = Weights(coef={}, bias=0.0, embedder="model",
-                settings={**SETTINGS, "p_unknown": 0.0, "coined_pieces": 3.0, "p_coined": 0.7})
-
-    def verdict(p: float, coined: int) -> str | None:
-        found = _decline(request, [cand(d, p)], near, ["KubeNebula"], w,  # type: ignore[arg-type]
-                         coined)
-        return found[0] if found else None
-
-    assert verdict(0.6, 3) == "insufficient_evidence"
-    assert verdict(0.6, 2) is None  # a name the general vocabulary knows
-    assert verdict(0.8, 4) is None  # a card fits well enough without it

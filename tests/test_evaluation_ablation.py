@@ -117,30 +117,11 @@ def shape(answer: PlanAnswer) -> tuple[str, list[tuple[str, str]]]:
     return answer.status, [(r.decision_id, r.confidence) for r in answer.recommendations]
 
 
-#: Components whose thresholds hold only for the model they were fitted with (the fixture's
-#: fake embedder never reaches them): their switch is checked on the engine's analysis.
-ANALYSED = {"coined-names"}
-
-
 def test_every_component_has_a_probe() -> None:
-    assert set(PROBES) | ANALYSED == set(COMPONENTS)
+    assert set(PROBES) == set(COMPONENTS)
 
 
-def test_coined_names_switch_reaches_the_analysis(small: Assistant) -> None:
-    from assistant.generation.engine import analyse
-    from assistant.generation.fit import _Capture
-
-    question = "How many etcd members should we run with KubeNebulaOrchestrator?"
-    for switched, coined in (([], True), (["coined-names"], False)):
-        assistant = small.with_ablations(switched)
-        capture = _Capture()
-        assistant._generators["capture"] = capture
-        assistant.ask(question, backend="capture")
-        assert capture.request is not None
-        assert (analyse(capture.request).coined > 1) is coined
-
-
-@pytest.mark.parametrize("component", [c for c in COMPONENTS if c not in ANALYSED])
+@pytest.mark.parametrize("component", list(COMPONENTS))
 def test_switches_change_answers(
     component: str, small: Assistant, duplicated: Assistant
 ) -> None:

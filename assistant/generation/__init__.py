@@ -52,9 +52,6 @@ class GenerationRequest:
     query_text: str = ""
     #: Whether a (stemmed) term occurs anywhere in the knowledge base.
     known: Callable[[str], bool] = lambda term: True
-    #: Word pieces of a word in the embedding model's tokenizer (``count_tokens``): a
-    #: general vocabulary that tells a common word or name from a coined one.
-    pieces: Callable[[str], int] = lambda word: 1
     #: Engine components switched off (``assistant.ablation.COMPONENTS``).
     ablations: frozenset[str] = frozenset()
     #: Only decisions of this topic may be recommended (the topic filter); None: any.

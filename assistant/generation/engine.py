@@ -16,16 +16,7 @@ from ..profile import profile_conditions
 from ..retrieval import Passage
 from ..schemas import Confidence, Decision
 from .aspects import Comparison, aspects, comparison
-from .scoring import (
-    Candidate,
-    Query,
-    Weights,
-    coinage,
-    load_weights,
-    make_query,
-    score,
-    unknown_terms,
-)
+from .scoring import Candidate, Query, Weights, load_weights, make_query, score, unknown_terms
 
 if TYPE_CHECKING:
     from . import GenerationRequest
@@ -42,8 +33,6 @@ class Analysis:
     unknown: tuple[str, ...]
     prototypes: dict[str, float]
     narrow: bool
-    #: Word pieces of the most coined unknown term (``coinage``); 0 without unknown terms.
-    coined: int = 0
 
 
 def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analysis:
@@ -72,10 +61,9 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
         candidates = [c for c in candidates if c.decision.topic == request.topic]
     protos = request.cards.prototype_scores(query.vector)
     unknown = tuple(unknown_terms(request.question, request.known))
-    coined = coinage(unknown, request.pieces) if "coined-names" not in ablations else 0
     decline = None
     if "abstention" not in ablations:
-        decline = _decline(request, candidates, protos, unknown, w, coined)
+        decline = _decline(request, candidates, protos, unknown, w)
     result = Analysis(
         query=query,
         candidates=tuple(candidates),
@@ -84,7 +72,6 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
         unknown=unknown,
         prototypes=protos,
         narrow=len(query.aspects) == 1 and compared is None,
-        coined=coined,
     )
     request.extra["analysis"] = result
     return result
@@ -116,7 +103,6 @@ def _decline(
     protos: dict[str, float],
     unknown: Sequence[str],
     w: Weights,
-    coined: int = 0,
 ) -> Decline | None:
     top = candidates[0].probability if candidates else 0.0
     cards = protos["cards"]
@@ -140,11 +126,6 @@ def _decline(
     if protos.get("private", -1.0) - cards >= w.get("margin_private", 0.05):
         return ("insufficient_evidence", "This asks about your own systems' data (incidents, "
                 "bills, current state), which kubeplan's knowledge base cannot know.")
-    if coined >= w.get("coined_pieces", 99.0) and top < w.get("p_coined", 0.0):
-        # A coined name the knowledge base never uses (a product, feature or SKU it has
-        # no evidence about) and no card that fits without it.
-        return ("insufficient_evidence", "The knowledge base has no evidence about "
-                + ", ".join(repr(u) for u in unknown) + ".")
     if unknown and top < w.get("p_unknown", 0.9):
         return ("insufficient_evidence", "The knowledge base has no evidence about "
                 + ", ".join(repr(u) for u in unknown) + ".")

@@ -252,30 +252,11 @@ def abstention(
     top_answered = sorted(a.candidates[0].probability for c, a in rows
                           if c.status == "answered" and a.unknown and a.candidates)
     settings["p_unknown"] = round(max(0.0, (top_answered[0] if top_answered else 0.5) - 0.01), 4)
-    settings.update(coined_names(rows))
     lowest = min((a.candidates[0].probability for c, a in rows
                   if c.status == "answered" and a.candidates), default=0.0)
     settings["p_answer"] = round(max(0.0, lowest - 0.01), 4)
     print(f"abstention: {settings}")
     return settings
-
-
-def coined_names(rows: Sequence[tuple[DevCase, Analysis]]) -> dict[str, float]:
-    """How coined an unknown name must be (word pieces) and the best candidate's
-    probability below which it declines: for each piece count, the loosest floor that
-    refuses no answered dev case; the count that then declines the most dev decline
-    cases (ties: the stricter count)."""
-    best = (-1, 99.0, 0.0)
-    for k in (2, 3, 4, 5):
-        answered = [a.candidates[0].probability for c, a in rows
-                    if c.status == "answered" and a.coined >= k and a.candidates]
-        floor = round(max(0.0, min(answered, default=1.0) - 0.01), 4)
-        declined = sum(1 for c, a in rows if c.status != "answered" and a.coined >= k
-                       and (a.candidates[0].probability if a.candidates else 0.0) < floor)
-        if declined > best[0] or (declined == best[0] and declined > 0):
-            best = (declined, float(k), floor)
-    print(f"coined names: >= {best[1]} pieces below p {best[2]} declines {best[0]} dev cases")
-    return {"coined_pieces": best[1], "p_coined": best[2]}
 
 
 if __name__ == "__main__":

@@ -350,17 +350,3 @@ def unknown_terms(question: str, known: Callable[[str], bool]) -> list[str]:
             if tokens and not all(known(t) for t in tokens):
                 found.append(word)
     return list(dict.fromkeys(found))
-
-
-def coinage(terms: Sequence[str], pieces: Callable[[str], int]) -> int:
-    """How coined the most coined of ``terms`` looks: the most word pieces the embedding
-    model's general vocabulary needs for one of its alphanumeric parts ("Tuesday", "CEO"
-    and "Singapore" are one piece; "KubeNebula" and "AX102" are three or more). Parts
-    are scored apart so "us-east-1" or "US/EU/APAC" count as the words they join."""
-    import re
-
-    best = 0
-    for term in terms:
-        for part in re.findall(r"[A-Za-z0-9]+", term):
-            best = max(best, pieces(part.lower()))
-    return best
