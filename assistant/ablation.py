@@ -15,10 +15,11 @@ COMPONENTS: dict[str, str] = {
     "passage-evidence": "votes of the retrieved passages for the decisions they explain",
     "profile-fit": "when/avoid_when of each card checked against the planning profile",
     "aspects": "splitting the question into aspects, each scored and answered on its own",
+    "enumerations": "lists inside a clause ('X, Y and Z', 'needs: X, Y', '1) X 2) Y') as "
+                    "one aspect per item",
     "comparisons": "'X or Y' / 'X vs Y': every named option the catalogue has, order-free",
     "diversity": "MMR over card embeddings: no two recommendations saying the same thing",
     "abstention": "unknown terms, private data, harmful and off-topic intent by prototypes",
-    "synonyms": "scope.yaml synonym expansion of the question and its aspects",
 }
 
 

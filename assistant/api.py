@@ -348,7 +348,7 @@ class Assistant:
         from .conversation import standalone_question, without_retracted
         from .generation import GenerationRequest, out_of_scope_answer, sources_event
         from .profile import conversation_profile
-        from .scope import is_injection, is_off_topic, with_synonyms
+        from .scope import is_injection, is_off_topic
         from .untrusted import clean_question
 
         limit = self.settings.max_question_chars
@@ -389,13 +389,8 @@ class Assistant:
             return
         from .profile import retrieval_expansion, without_negated_facts
 
-        off = self._ablations
         # Facts said not to hold ("no Windows or GPU nodes") must not steer search.
-        searched = with_synonyms(
-            without_negated_facts(standalone),
-            without_negated_facts(asked),
-            enabled="synonyms" not in off,
-        )
+        searched = without_negated_facts(standalone)
         expansion = retrieval_expansion(used_profile, searched) if self._expand else ""
         query = f"{searched} {expansion}".strip()
         _check_deadline(deadline, budget, "understanding the question")

@@ -23,7 +23,6 @@ WEAK_RETRIEVAL = 0.35
 class ScopeRules:
     injection: tuple[re.Pattern[str], ...]
     vocabulary: frozenset[str]
-    synonyms: tuple[tuple[re.Pattern[str], str], ...] = ()
     #: Instruction-like text in documents (question patterns plus document-only ones).
     document_injection: tuple[re.Pattern[str], ...] = ()
 
@@ -36,29 +35,11 @@ def scope_rules() -> ScopeRules:
     data = yaml.safe_load(text)
     patterns = tuple(re.compile(p, re.IGNORECASE) for p in data["injection"])
     words = frozenset(stem(w) for w in str(data["vocabulary"]).lower().split())
-    synonyms = tuple(
-        (re.compile(p, re.IGNORECASE), str(words_))
-        for p, words_ in (data.get("synonyms") or {}).items()
-    )
     document = tuple(
         re.compile(p, re.IGNORECASE | re.MULTILINE)
         for p in data.get("document_injection") or []
     )
-    return ScopeRules(
-        injection=patterns, vocabulary=words, synonyms=synonyms, document_injection=document
-    )
-
-
-def with_synonyms(question: str, source: str | None = None, *, enabled: bool = True) -> str:
-    """The question plus the corpus's words for what ``source`` (default: the question)
-    says in other words. A follow-up passes its own words as ``source`` so the topic
-    carried over from earlier turns does not pull in their synonyms again.
-    ``enabled=False`` (the ``synonyms`` ablation) returns the question unchanged."""
-    if not enabled:
-        return question
-    text = question if source is None else source
-    extra = [words for pattern, words in scope_rules().synonyms if pattern.search(text)]
-    return f"{question} {' '.join(dict.fromkeys(extra))}" if extra else question
+    return ScopeRules(injection=patterns, vocabulary=words, document_injection=document)
 
 
 def is_injection(text: str) -> bool:

@@ -18,7 +18,7 @@ def test_components_are_kebab_case_with_descriptions() -> None:
 
 
 def test_checked_names_unknown_ones_and_the_fix() -> None:
-    assert checked(["aspects", "synonyms"]) == frozenset({"aspects", "synonyms"})
+    assert checked(["aspects", "diversity"]) == frozenset({"aspects", "diversity"})
     with pytest.raises(InputError) as info:
         checked(["aspects", "nope"])
     assert "unknown ablation 'nope'" in str(info.value)

@@ -51,3 +51,38 @@ def test_comparison_options_in_either_order(question: str, options: tuple[str, .
 
 def test_no_comparison_without_a_connective() -> None:
     assert comparison("How should we isolate tenants?") is None
+
+
+def test_lists_after_a_colon_keep_their_first_item_whole() -> None:
+    found = aspects(
+        "On our clusters we need to sort out the traffic path: external IPs for "
+        "LoadBalancer Services, the routing layer (nginx, retired), TLS certificates, and "
+        "DNS records for new hostnames."
+    )
+    assert found[1:] == ["external IPs for LoadBalancer Services",
+                         "the routing layer (nginx, retired)", "TLS certificates",
+                         "DNS records"]
+    assert aspects("Two things: backups and DR.")[-2:] == ["backups", "DR"]
+
+
+def test_numbered_lists_are_one_aspect_per_item() -> None:
+    found = aspects("Checklist: 1) where images are stored, 2) vulnerability scanning, "
+                    "3) signing images at deploy time")
+    assert found[-3:] == ["where images are stored", "vulnerability scanning",
+                          "signing images at deploy time"]
+
+
+def test_long_items_and_lists_without_a_final_and() -> None:
+    found = aspects("A baseline covering pod security, network isolation between "
+                    "namespaces, node hardening, runtime threat detection, and whether to "
+                    "keep client certificates?")
+    assert found == ["A baseline covering pod security", "network isolation between namespaces",
+                     "node hardening", "runtime threat detection",
+                     "whether to keep client certificates?"]
+
+
+def test_the_enumeration_switch_keeps_clauses_whole() -> None:
+    question = "We need secrets management, ingress and multi-tenancy for 3 teams."
+    assert aspects(question, enumerations=False) == [question.rstrip(".")]
+    assert aspects("How do we carve it up, stop noisy neighbours, and show costs?") == [
+        "carve it up", "stop noisy neighbours", "show costs"]

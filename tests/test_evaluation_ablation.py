@@ -18,7 +18,6 @@ from assistant.evaluation.metrics import MetricSummary
 from assistant.evaluation.results import BackendSummary, SplitSummary
 from assistant.ingest import run_ingest
 from assistant.schemas import PlanAnswer, PlanningProfile
-from assistant.scope import with_synonyms
 from assistant.store import ChromaStore
 from tests.chain_support import FIXTURE_CORPUS, fixture_assistant, fixture_settings
 
@@ -49,12 +48,12 @@ def duplicated(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
 
 
 def test_checked_names_and_resolve_all() -> None:
-    assert checked(["synonyms"]) == frozenset({"synonyms"})
+    assert checked(["diversity"]) == frozenset({"diversity"})
     with pytest.raises(InputError, match="unknown ablation 'magic'") as info:
-        checked(["synonyms", "magic"])
+        checked(["diversity", "magic"])
     assert info.value.fix == "use one of: " + ", ".join(COMPONENTS) + "."
     assert resolve(["all"]) == list(COMPONENTS)
-    assert resolve(["profile-fit", "synonyms", "profile-fit"]) == ["profile-fit", "synonyms"]
+    assert resolve(["profile-fit", "diversity", "profile-fit"]) == ["profile-fit", "diversity"]
     with pytest.raises(InputError):
         resolve(["nope"])
 
@@ -100,6 +99,9 @@ PROBES: dict[str, Probe] = {
     # Each aspect is scored on its own: one question as a whole ranks them otherwise.
     "aspects": Probe("How many etcd members should we run, and should we use spot "
                      "capacity for batch jobs?"),
+    # A list inside one clause: each item is an aspect of its own.
+    "enumerations": Probe("Our plan needs etcd member counts, spot capacity for batch jobs, "
+                          "namespaces for teams."),
     # "X or Y": both options, not just the better one.
     "comparisons": Probe("Namespaces or separate clusters?", lost="tenancy.namespaces-per-team"),
     # The near-duplicate card comes back without MMR.
@@ -108,8 +110,6 @@ PROBES: dict[str, Probe] = {
     # A name the knowledge base never uses declines, unless abstention is off.
     "abstention": Probe("How many etcd members should we run with Zorblax?",
                         gained="availability.etcd-odd-members", status_off="answered"),
-    # "preemptible" is spot capacity only through the synonym list.
-    "synonyms": Probe("Can we use preemptible instances for batch jobs?"),
 }
 
 
@@ -144,11 +144,6 @@ def test_switches_change_answers(
     assert shape(assistant.ask(probe.question, profile=probe.profile)) == shape(on)
 
 
-def test_synonym_switch_returns_the_question_unchanged() -> None:
-    question = "where do we keep our passwords"
-    assert with_synonyms(question, enabled=False) == question
-
-
 def _split(pass_rate: float, recall: float, **suite: float) -> SplitSummary:
     return SplitSummary(
         split="dev",
@@ -162,8 +157,8 @@ def _split(pass_rate: float, recall: float, **suite: float) -> SplitSummary:
 def test_ablation_row_holds_deltas_per_split() -> None:
     normal = {"dev": _split(0.9, 0.95, consistency=0.8), "heldout": _split(0.7, 0.8)}
     ablated = {"dev": _split(0.6, 0.9, consistency=0.5), "heldout": _split(0.7, 0.75)}
-    row = ablation_row("synonyms", "grounded", normal, ablated)
-    assert row.description == COMPONENTS["synonyms"]
+    row = ablation_row("diversity", "grounded", normal, ablated)
+    assert row.description == COMPONENTS["diversity"]
     assert row.deltas["dev"]["pass_rate"] == pytest.approx(-0.3)
     assert row.deltas["dev"]["consistency"] == pytest.approx(-0.3)
     assert row.deltas["heldout"] == {"pass_rate": 0.0, "decision_recall": pytest.approx(-0.05)}

@@ -103,14 +103,14 @@ def test_eval_by_split_with_ablation_and_per_case_gate(
     _evals_tree(tmp_path)
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
-    first = runner.invoke(app, ["eval", "--split", "all", "--out", "r1", "--ablate", "synonyms",
+    first = runner.invoke(app, ["eval", "--split", "all", "--out", "r1", "--ablate", "diversity",
                                 "--write-baseline", "base.json"])
     assert first.exit_code == 0, first.output
     data = json.loads(Path("r1/report.json").read_text(encoding="utf-8"))
     assert set(data["splits"]["grounded"]) == {"dev", "heldout"}
     assert data["references"] == ["cards-cosine-top5"]
     assert "decline_rate" in data["splits"]["grounded"]["dev"]["suite_metrics"]
-    assert [row["component"] for row in data["ablations"]] == ["synonyms"]
+    assert [row["component"] for row in data["ablations"]] == ["diversity"]
     md = Path("r1/report.md").read_text(encoding="utf-8")
     assert "## Dev and held-out side by side" in md and "grounded · heldout" in md
     assert "## Ablations" in md and "## Calibration" in md

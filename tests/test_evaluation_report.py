@@ -73,11 +73,11 @@ def test_split_table_always_shows_held_out_and_ablations_show_deltas() -> None:
     assert by_metric["cases passed"][0] == "3/3"
     assert by_metric["citation_support"][2] == "–"  # the reference row cites nothing
     report = report.model_copy(update={"ablations": [AblationRow(
-        component="synonyms", backend="good",
+        component="diversity", backend="good",
         deltas={"dev": {"pass_rate": -0.25, "decision_recall": 0.0, "consistency": -0.5}})]})
     head, (row,) = ablation_table(report)
     assert head[2:6] == ["Δ pass_rate dev", "Δ decision_recall dev", "Δ pass_rate heldout",
                          "Δ decision_recall heldout"]
-    assert row == ["synonyms", "good", "-0.250", "+0.000", "not run", "not run",
+    assert row == ["diversity", "good", "-0.250", "+0.000", "not run", "not run",
                    "consistency dev -0.500"]
     assert "## Ablations" in to_markdown(report)

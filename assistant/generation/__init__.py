@@ -38,7 +38,7 @@ class GenerationRequest:
     history: tuple[Turn, ...] = ()
     #: The user's words in this conversation; settles conditions the profile has no field for.
     context_text: str = ""
-    #: The standalone question plus synonyms in the corpus's words (what search used).
+    #: The standalone question without the facts it negates (what search used).
     search_question: str = ""
     #: Fetches the section passages of decisions whose cards match the question but that
     #: search did not surface; ``None`` when the caller has no store at hand.
@@ -47,7 +47,7 @@ class GenerationRequest:
     cards: CardIndex | None = None
     #: Embeds a short text (aspects, options, off-corpus sentences) like the question.
     embed: Callable[[str], Any] | None = None
-    #: The text retrieval embedded (question, synonyms, profile words); scored as the
+    #: The text retrieval embedded (question and profile words); scored as the
     #: whole question's text against the cards.
     query_text: str = ""
     #: Whether a (stemmed) term occurs anywhere in the knowledge base.

@@ -16,24 +16,26 @@ FILLER: frozenset[str] = frozenset(
         "please thing things kind give between really actually currently today now new "
         "start look looking plan planning setup set-up choose pick decide think choice choices "
         "decision decisions question questions help advice suggest should would could us "
-        "tell know"
+        "tell know part parts each answer answers aspect aspects"
     )
 )
 
 _SENTENCES = re.compile(r"(?<=[.?!;])\s+|\n+")
-_ASK_WORDS = r"(?:how|what|which|where|when|should|do|does|can|could|is|are|who|why)"
+_ASK_WORDS = r"(?:how|what|which|where|when|whether|should|do|does|can|could|is|are|who|why)"
 _CLAUSES = re.compile(
     rf"\s*,\s*(?:and\s+|but\s+)?(?={_ASK_WORDS}\b)"
     rf"|\s+(?:and|also|plus|as well as)\s+(?={_ASK_WORDS}\b|to\b|our\b|the\b|for\b|an?\b)"
     r"|\s+-\s+",
     re.IGNORECASE,
 )
-#: "choices for X, Y and Z" / "the X, Y and Z choices": a list of three or more items, or
-#: two items after "for"/"about"/"on".
-_LIST = re.compile(
-    r"(?P<items>[\w/+.' -]+?(?:\s*,\s*[\w/+.' -]+?)+\s*,?\s*(?:and|&)\s+[\w/+.' -]+)",
-    re.IGNORECASE,
-)
+#: A numbered list marker: "1) ...", "(2) ...", "3. ..." (followed by text).
+_NUMBERED = re.compile(r"(?:^|(?<=[\s,;:]))\(?\d{1,2}[).]\s+(?=[A-Za-z])")
+#: The connective before a list's last item.
+_LAST = re.compile(r"\s+(?:and|or|&|plus|as well as)\s+", re.IGNORECASE)
+_CONNECTIVE = re.compile(r"^(?:and|or|&|plus|also|then|as well as)\s+", re.IGNORECASE)
+#: A qualifier after the last item that belongs to the whole list ("... and ingress for
+#: 3 teams"), cut when the item is longer than a short noun phrase.
+_QUALIFIER = re.compile(r"\s+(?:for|in|on|at)\s+", re.IGNORECASE)
 _LEAD = re.compile(
     rf"^(?:(?:so|and|also|then|ok|okay|well|now|plus)\s+)*(?:{_ASK_WORDS}\s+)?"
     r"(?:(?:we|i|you|they|it)\s+)?",
@@ -49,34 +51,90 @@ def _clauses(sentence: str) -> list[str]:
     return [c.strip(" ,.") for c in _CLAUSES.split(sentence) if c and c.strip(" ,.")]
 
 
-def _list_items(clause: str) -> list[str]:
-    """Items of an enumeration inside a clause, or [] when it has none."""
-    m = _LIST.search(clause)
-    if m is None:
-        return []
-    text = m.group("items")
-    first_comma = text.index(",")
-    text = _trim_left(text[:first_comma], 4) + text[first_comma:]
-    items = [i.strip(" ,.") for i in re.split(r"\s*,\s*(?:and\s+|&\s*)?|\s+(?:and|&)\s+", text)]
-    if len(items) >= 2:
-        # The enumeration starts after the clause's verb and ends before its qualifier.
-        items[-1] = _trim_right(items[-1], 5)
-    items = [i for i in items if i and content(i)]
-    # An enumeration of single words or short noun phrases; long items are clauses.
-    if len(items) < 3 or any(len(i.split()) > 5 for i in items):
-        return []
-    return items
+def _mask(text: str) -> str:
+    """``text`` with the separators inside parentheses hidden (same length), so a
+    parenthetical stays inside its item."""
+    out, depth = [], 0
+    for ch in text:
+        depth += ch == "("
+        out.append("\0" if depth and ch in ",;:" else ch)
+        depth -= ch == ")" and depth > 0
+    return "".join(out)
 
 
-def aspects(question: str) -> list[str]:
+def _split_at(text: str, masked: str, pattern: re.Pattern[str]) -> list[str]:
+    pieces, start = [], 0
+    for m in pattern.finditer(masked):
+        pieces.append(text[start:m.start()])
+        start = m.end()
+    pieces.append(text[start:])
+    return pieces
+
+
+def _items(text: str, pair: bool = False) -> list[str]:
+    """Comma-separated items of ``text`` with the last one split at its connective; with
+    ``pair``, also "X and Y" of two short items."""
+    masked = _mask(text)
+    pieces = _split_at(text, masked, re.compile(r"\s*[,;]\s*"))
+    if len(pieces) == 1 and pair:
+        two = _split_at(text, masked, _LAST)
+        if len(two) == 2 and all(0 < len(p.split()) <= 4 for p in two):
+            pieces = two
+    elif len(pieces) >= 2:
+        last = pieces.pop()
+        joints = list(_LAST.finditer(_mask(last)))
+        if joints:
+            pieces += [last[:joints[-1].start()], last[joints[-1].end():]]
+        else:
+            pieces.append(last)
+    return [_CONNECTIVE.sub("", p.strip(" ,.;:?!")).strip() for p in pieces]
+
+
+def _list_items(clause: str, least: int = 3, lead_in: bool = True) -> list[str]:
+    """Items of an enumeration inside a clause ("choices for X, Y and Z", "1) X 2) Y"),
+    or [] when it has fewer than ``least``."""
+    masked = _mask(clause)
+    marks = list(_NUMBERED.finditer(masked))
+    if len(marks) >= 2:
+        items = [clause[m.end():(marks[i + 1].start() if i + 1 < len(marks) else None)]
+                 for i, m in enumerate(marks)]
+        found = [i.strip(" ,.;:?!") for i in items]
+        return [i for i in found if content(i)]
+    items = [i for i in _items(clause, pair=least <= 2) if i]
+    if len(items) < least:
+        return []
+    if lead_in:
+        # The enumeration starts after the clause's verb: "we need X, Y and Z".
+        items[0] = _trim_left(items[0], 5)
+    if len(items[-1].split()) > 3:
+        cut = _QUALIFIER.search(items[-1])
+        if cut and content(items[-1][:cut.start()]):
+            items[-1] = items[-1][:cut.start()]
+    items = [i for i in items if content(i)]
+    return items if len(items) >= 2 else []
+
+
+def _parts(clause: str) -> list[str]:
+    """A clause's aspects: the items of its enumeration, or itself. After a colon a list
+    of two already counts ("we need two things: X and Y")."""
+    masked = _mask(clause)
+    at = masked.find(": ")
+    if at > 0 and content(clause[at + 2:]):
+        head = _list_items(clause[:at]) or ([clause[:at]] if content(clause[:at]) else [])
+        tail = clause[at + 2:]
+        return head + (_list_items(tail, least=2, lead_in=False) or [tail.strip()])
+    return _list_items(clause) or ([clause] if content(clause) else [])
+
+
+def aspects(question: str, enumerations: bool = True) -> list[str]:
     """The parts of a question that each need an answer; a one-part question gives one
-    aspect (itself). Order is the question's."""
+    aspect (itself). Order is the question's. ``enumerations=False`` (the ablation)
+    keeps sentences and clauses whole instead of splitting their lists."""
     found: list[str] = []
     for sentence in _SENTENCES.split(question.strip()):
         for clause in _clauses(sentence):
-            items = _list_items(clause)
-            if items:
-                found.extend(items)
+            if enumerations:
+                found.extend(_parts(clause))
             elif content(clause):
                 found.append(clause)
     unique = list(dict.fromkeys(found))

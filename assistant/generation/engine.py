@@ -5,7 +5,7 @@ come with the request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -15,7 +15,6 @@ from ..keyword import tokenize
 from ..profile import profile_conditions
 from ..retrieval import Passage
 from ..schemas import Confidence, Decision
-from ..scope import with_synonyms
 from .aspects import Comparison, aspects, comparison
 from .scoring import Candidate, Query, Weights, load_weights, make_query, score, unknown_terms
 
@@ -36,12 +35,6 @@ class Analysis:
     narrow: bool
 
 
-def _keyword_text(ablations: frozenset[str]) -> Callable[[str], str]:
-    if "synonyms" in ablations:
-        return lambda text: text
-    return with_synonyms
-
-
 def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analysis:
     """Aspects, comparison, scored candidates and the abstention verdict of a request.
     Cached on the request: both the answer and its stream reuse one analysis."""
@@ -60,8 +53,7 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
     query = make_query(text, parts, compared, request.embed)
     conditions = profile_conditions(request.profile, f"{request.context_text} {text}")
     candidates = score(
-        query, _keyword_text(ablations), request.passages, request.catalogue, request.cards,
-        conditions, w, ablations,
+        query, request.passages, request.catalogue, request.cards, conditions, w, ablations,
     )
     if request.topic is not None:
         # The card index holds every topic; the filter that kept search inside one topic
@@ -90,7 +82,8 @@ def question_shape(
 ) -> tuple[list[str], Comparison | None]:
     """The aspects and the comparison of a question (a follow-up keeps its standalone
     form as one more aspect)."""
-    parts = aspects(question) if "aspects" not in ablations else [standalone]
+    parts = (aspects(question, enumerations="enumerations" not in ablations)
+             if "aspects" not in ablations else [standalone])
     if len(parts) > 1 and question != standalone:
         parts = [standalone, *parts]
     compared = comparison(question) if "comparisons" not in ablations else None

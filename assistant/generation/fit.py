@@ -178,8 +178,8 @@ def tune(
     best: tuple[float, dict[str, float]] | None = None
     answered = [(c, a, r) for c, a, r in analysed if a is not None and r is not None
                 and c.status == "answered" and c.must]
-    for p_min in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
-        for p_leader in (0.1, 0.2, 0.3):
+    for p_min in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
+        for p_leader in (0.05, 0.1, 0.2, 0.3):
             for narrow in (1.0, 2.0, 3.0, 4.0):
                 for base in (1.0, 2.0):
                     s = {"p_min": p_min, "p_leader": p_leader, "limit_narrow": narrow,

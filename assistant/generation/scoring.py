@@ -224,8 +224,7 @@ def evidence(weighted: Sequence[tuple[Passage, float]]) -> float:
 # --------------------------------------------------------------------------- scoring
 
 
-def option_cards(query: Query, cards: CardIndex, keyword_text: Callable[[str], str],
-                 min_match: float) -> list[str | None]:
+def option_cards(query: Query, cards: CardIndex, min_match: float) -> list[str | None]:
     """The card each comparison option names (by meaning and by name), or ``None``."""
     import numpy as np
 
@@ -233,7 +232,7 @@ def option_cards(query: Query, cards: CardIndex, keyword_text: Callable[[str], s
     if query.comparison is None:
         return found
     for option, vector in zip(query.comparison.options, query.option_vectors, strict=True):
-        score = cards.dense(vector) + 0.5 * cards.keyword(keyword_text(option))
+        score = cards.dense(vector) + 0.5 * cards.keyword(option)
         best = int(np.argmax(score))
         found.append(cards.ids[best] if float(score[best]) >= min_match else None)
     return found
@@ -241,7 +240,6 @@ def option_cards(query: Query, cards: CardIndex, keyword_text: Callable[[str], s
 
 def score(
     query: Query,
-    keyword_text: Callable[[str], str],
     passages: Sequence[Passage],
     catalogue: Catalogue,
     cards: CardIndex,
@@ -253,9 +251,9 @@ def score(
     import numpy as np
 
     dense = cards.dense(query.vector)
-    bm25 = cards.keyword(keyword_text(query.text))
+    bm25 = cards.keyword(query.text)
     per_aspect = [
-        (cards.dense(v), cards.keyword(keyword_text(a)))
+        (cards.dense(v), cards.keyword(a))
         for a, v in zip(query.aspects, query.aspect_vectors, strict=True)
     ]
     combined = [d + 0.5 * k for d, k in per_aspect]
@@ -283,13 +281,13 @@ def score(
     votes = passage_votes(passages, catalogue) if "passage-evidence" not in ablations else {}
     for did in votes:
         pool[cards.row(did)] = None
-    options = option_cards(query, cards, keyword_text, weights.get("option_min", 0.55))
+    options = option_cards(query, cards, weights.get("option_min", 0.55))
     if "comparisons" in ablations:
         options = []
     for did_opt in options:
         if did_opt is not None:
             pool[cards.row(did_opt)] = None
-    qtokens = set(tokenize(keyword_text(query.text)))
+    qtokens = set(tokenize(query.text))
     top_evidence = max((evidence(v) for v in votes.values()), default=0.0) or 1.0
     switched = {f for name in ablations for f in ABLATED.get(name, ())}
     out: list[Candidate] = []
