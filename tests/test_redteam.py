@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-import assistant.ingest as ingest_module
+import assistant.prepare as prepare_module
 from assistant import Assistant
 from assistant.config import Settings
 from assistant.embedding import Embedder, FakeEmbedder
@@ -111,6 +111,9 @@ def build(tmp_path: Path, flags: bool) -> tuple[Assistant, FakePlanningChatModel
         embedder="fake",
         corpus_dir=REPO / "corpus",
         collection=f"redteam-{'flags' if flags else 'noflags'}",
+        # Files are prepared in a worker process when a parse time limit is set; the
+        # switched-off flagging (patched in this process) needs them prepared here.
+        **({} if flags else {"parse_timeout": 0}),
         _env_file=None,
     )
     store = ChromaStore.ephemeral()
@@ -155,7 +158,7 @@ def flagged(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
 @pytest.fixture(scope="module")
 def unflagged(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ingest_module, "instruction_flags", lambda text: [])
+        mp.setattr(prepare_module, "instruction_flags", lambda text: [])
         return build(tmp_path_factory.mktemp("redteam-noflags"), flags=False)
 
 
