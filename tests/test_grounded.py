@@ -40,6 +40,8 @@ def test_answers_from_the_card_and_cites_its_passage(small: Assistant) -> None:
     assert rec.tradeoffs == ["every member slows writes a little"]
     assert "etcd" in rec.rationale
     assert answer.sources[0].decision_ids == ["availability.etcd-odd-members"]
+    # The lead card is named as written, not lower-cased into the sentence.
+    assert answer.summary.startswith("Start with \u201cRun three or five etcd members\u201d")
     check_grounding(answer)
 
 

@@ -150,21 +150,27 @@ def summary_line(chosen: Sequence[Chosen], analysis: Analysis) -> str:
         first, others = options[0], options[1:]
         because = f" ({'; '.join(first.matched)})" if first.matched else ""
         alt = "; ".join(
-            f"{o.decision.title.lower()} when {'; '.join(o.decision.when[:2])}" for o in others
+            f"{_quoted(o)} when {'; '.join(o.decision.when[:2])}" for o in others
         )
-        return f"Lean towards {first.decision.title.lower()}{because}; {alt}."
+        return f"Lean towards {_quoted(first)}{because}; {alt}."
     if options and rejected:
         first = options[0]
         return (
-            f"{first.decision.title} fits better here; "
+            f"{_quoted(first)} fits better here; "
             + "; ".join(
-                f"{r.decision.title.lower()} is advised against when {'; '.join(r.conflicts)}"
+                f"{_quoted(r)} is advised against when {'; '.join(r.conflicts)}"
                 for r in rejected
             )
             + "."
         )
     because = f" because of: {'; '.join(lead.matched)}" if lead.matched else ""
-    return f"Start with {lead.decision.title[:1].lower()}{lead.decision.title[1:]}{because}."
+    return f"Start with {_quoted(lead)}{because}."
+
+
+def _quoted(candidate: Candidate) -> str:
+    # Card titles are imperatives ("Run three etcd members"): lower-cased into a sentence
+    # they read as broken grammar ("start with run three ..."), quoted they read as names.
+    return f"\u201c{candidate.decision.title}\u201d"
 
 
 def compose(request: GenerationRequest) -> PlanAnswer:
