@@ -285,7 +285,8 @@ def test_planning_workspace_follow_ups_scope_form_uploads_and_open_questions(
         "Should we run our own control plane? We are on AWS.",
         "Use a managed control plane",
     )
-    assert "Hosting: aws (inferred)" in page
+    # The chips above the chat are drawn by the rerun that follows the answer.
+    _wait_for(lambda: "Hosting: aws (inferred)" in _body(browser) or None, "the aws fact chip")
     page = _ask(browser, "and if we have to run on-prem?", "Hosting changed from aws to on-prem")
     assert "Removed: Use a managed control plane" in page
     # The chips above the chat are redrawn by the rerun that follows the answer.
@@ -318,7 +319,13 @@ def test_planning_workspace_follow_ups_scope_form_uploads_and_open_questions(
         ),
         "the team size input after the page switch",
     )
-    assert size.get_attribute("value") == "7"
+    # The sidebar is redrawn with the kept value by the run after the switch.
+    _wait_for(
+        lambda: browser.find_element(
+            By.CSS_SELECTOR, "[data-testid='stSidebar'] [data-testid='stNumberInput'] input"
+        ).get_attribute("value") == "7" or None,
+        "the kept team size after the page switch",
+    )
     # The chips are drawn by the script run after the page switch, not with the sidebar.
     _wait_for(lambda: "Platform team size: 7" in _body(browser) or None, "the team size chip")
     chips = browser.find_element(By.CSS_SELECTOR, "[class*='st-key-chips']")
@@ -379,7 +386,9 @@ def test_removing_an_inferred_fact_replans_without_it(
         "Should we run our own control plane? We are on AWS with a team of 3.",
         "Use a managed control plane",
     )
-    assert "Hosting: aws (inferred)" in page
+    page = str(_wait_for(
+        lambda: (t := _body(browser)) and "Hosting: aws (inferred)" in t and t, "the aws fact chip"
+    ))
     # On AWS the managed plane leads; the single node is at most a low-confidence aside.
     assert "Use a managed control plane\nhigh confidence" in page
     assert "Run a single control-plane node\nhigh confidence" not in page
