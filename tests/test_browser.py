@@ -273,6 +273,7 @@ def test_planning_workspace_follow_ups_scope_form_uploads_and_open_questions(
     server: tuple[str, Path], browser: Any, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     url, _ = server
     browser.get(url)
@@ -307,10 +308,17 @@ def test_planning_workspace_follow_ups_scope_form_uploads_and_open_questions(
     size.send_keys("\b\b\b\b7")
     # Submitting before the keystrokes reached the widget would send the old value.
     _wait_for(lambda: size.get_attribute("value") == "7" or None, "the typed team size")
+    # A number input commits its value on blur; leaving it first keeps a slow machine's click
+    # from submitting the form before the value reached the form's state.
+    size.send_keys(Keys.TAB)
     _click_text(browser, "[data-testid='stSidebar'] button", "Re-plan with this profile", "submit")
     # The last question is out of scope: the facts are kept, that question is not re-asked.
     _wait_for(lambda: "Facts saved" in _body(browser), "the facts-saved note")
     assert "Re-planned" not in _body(browser)
+    # The submitted value reached the server before the page switch that should keep it.
+    _wait_for(
+        lambda: "Platform team size: 7" in _body(browser) or None, "the submitted team size chip"
+    )
     _page(browser, "Knowledge base")
     _page(browser, "Chat")
     size = _wait_for(

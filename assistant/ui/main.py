@@ -10,7 +10,7 @@ from .common import guarded
 from .pages.chat import chat_page
 from .pages.feedback import feedback_page
 from .pages.knowledge import kb_page
-from .sidebar import PAGES, profile_form, sidebar
+from .sidebar import PAGES, keep_form_values, profile_form, sidebar
 from .state import init_state, state
 
 
@@ -26,6 +26,7 @@ def _app() -> None:
     error = state().pop("callback_error", None)
     if error:
         st.error(esc(error))
+    keep_form_values()
     ctx = sidebar(load_settings())
     page = state().get("page", PAGES[0])
     if page == "Knowledge base":

@@ -75,6 +75,19 @@ def sidebar(base: Settings) -> Ctx:
 # --------------------------------------------------------------------------- profile form
 
 
+def keep_form_values() -> None:
+    """Keep the form's values while another page is shown.
+
+    Streamlit drops a widget's state in a run that does not draw the widget, and how soon
+    it does so depends on how the reruns interleave; re-assigning the keys at the top of
+    every run turns them into plain session values that survive (Streamlit's documented
+    way to keep widget values across pages)."""
+    ss = state()
+    for key in PF.values():
+        if key in ss:
+            ss[key] = ss[key]
+
+
 def _sync_form(shown: PlanningProfile) -> None:
     """Fill the form from the profile in use when that profile changed, or when the widgets
     were dropped (another page was shown): a rerun keeps what the user is typing."""
