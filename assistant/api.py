@@ -187,7 +187,9 @@ class Assistant:
         if self._catalogue is None:
             from .catalogue import load_catalogue
 
-            self._catalogue = load_catalogue(self.settings.corpus_dir)
+            self._catalogue = load_catalogue(
+                self.settings.corpus_dir, self.settings.data_dir / "catalogue"
+            )
         return self._catalogue
 
     def generator(self, backend: str | None = None) -> Generator:
