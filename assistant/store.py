@@ -927,12 +927,16 @@ def _unchecked_overrides() -> Iterator[None]:
     except ImportError:  # a chromadb version without it
         yield
         return
-    saved = overrides.override, overrides.overrides
-    overrides.override = overrides.overrides = _mark_override
-    try:
-        yield
-    finally:
-        overrides.override, overrides.overrides = saved
+    with _OVERRIDES_LOCK:  # two threads opening stores must not save each other's patch
+        saved = overrides.override, overrides.overrides
+        overrides.override = overrides.overrides = _mark_override
+        try:
+            yield
+        finally:
+            overrides.override, overrides.overrides = saved
+
+
+_OVERRIDES_LOCK = threading.RLock()
 
 
 def open_store(settings: Settings) -> ChromaStore:
