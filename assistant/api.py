@@ -133,7 +133,10 @@ class Assistant:
         if self._query_embedder is None:
             from .query_encoder import fast_query_embedder
 
-            self._query_embedder = fast_query_embedder(self.embedder)
+            onnx = self.settings.query_encoder != "numpy"
+            self._query_embedder = fast_query_embedder(
+                self.embedder, self.settings.data_dir / "onnx" if onnx else None
+            )
         return self._query_embedder
 
     def card_index(self) -> CardIndex:
@@ -184,7 +187,9 @@ class Assistant:
         if self._catalogue is None:
             from .catalogue import load_catalogue
 
-            self._catalogue = load_catalogue(self.settings.corpus_dir)
+            self._catalogue = load_catalogue(
+                self.settings.corpus_dir, self.settings.data_dir / "catalogue"
+            )
         return self._catalogue
 
     def generator(self, backend: str | None = None) -> Generator:
@@ -196,6 +201,26 @@ class Assistant:
         return self._generators[name]
 
     # -- knowledge base (ingestion work) --------------------------------------------------
+    def export_query_model(self) -> Path | None:
+        """Write the ONNX export that long-lived processes embed questions with
+        (``query_encoder`` auto or onnx) when it is missing, and return its path; ``None``
+        when it does not apply (numpy chosen, a model without the numpy/ONNX path, or
+        onnxruntime/onnx not installed). Loads torch for the export, so it belongs with
+        ingest, never on the query path; a second call only finds the cached file."""
+        import importlib.util
+
+        from . import embedding_onnx
+        from .query_encoder import supports
+
+        if self.settings.query_encoder == "numpy" or self.settings.embedder == "fake":
+            return None
+        if not embedding_onnx.runtime_available() or importlib.util.find_spec("onnx") is None:
+            return None
+        path = getattr(self.embedder, "path", None)
+        if not (isinstance(path, Path) and supports(path)):
+            return None
+        return embedding_onnx.model_file(path, self.settings.data_dir / "onnx", "fp32")
+
     def ingest(
         self,
         paths: Sequence[Path | str] | None = None,

@@ -203,7 +203,7 @@ def build_card_index(
     # A card's title alone is matched too: short asks ("managed k8s") name a card the way
     # its title does, and the long card text dilutes them.
     phrases = [(i, p) for i, d in enumerate(decisions) for p in [d.title, *d.asked_as]]
-    sents = corpus_sentences(catalogue)
+    sents, vocabulary, keyword_tokens = _derived_text(catalogue, decisions, cache_dir)
     protos = prototypes.texts()
     key = _content_hash(catalogue, prototypes, embedder)
     cached = _load(cache_dir / f"{key}.npz") if cache_dir else None
@@ -223,10 +223,7 @@ def build_card_index(
         if cache_dir is not None:
             _save(cache_dir / f"{key}.npz", cards=vectors, phrases=phrase_vectors,
                   sentences=sentence_matrix, prototypes=proto_vectors)
-    bm25 = card_bm25([tokenize(card_keyword_text(d)) or ["\u2205"] for d in decisions],
-                     cache_dir)
-    vocabulary = {t for doc in catalogue.documents.values() for t in tokenize(doc.body)}
-    vocabulary |= {t for d in decisions for t in tokenize(card_keyword_text(d))}
+    bm25 = card_bm25([tokens or ["\u2205"] for tokens in keyword_tokens], cache_dir)
     return CardIndex(
         ids=ids,
         decisions=decisions,
@@ -242,6 +239,42 @@ def build_card_index(
         embedder=embedder.name,
         _bm25=bm25,
     )
+
+
+def _derived_text(
+    catalogue: Catalogue, decisions: list[Decision], cache_dir: Path | None
+) -> tuple[list[str], set[str], list[list[str]]]:
+    """The documents' sentences, the knowledge base's vocabulary and each card's keyword
+    tokens: pure functions of the texts, cached as JSON under ``cache_dir`` by their
+    hash (computing them was 80 ms of every cold ``kubeplan ask``)."""
+    texts = [card_keyword_text(d) for d in decisions]
+    bodies = [catalogue.documents[path].body for path in sorted(catalogue.documents)]
+    h = hashlib.sha256(f"text{CACHE_VERSION}".encode())
+    for text in [*texts, "\3", *bodies]:
+        h.update(text.encode() + b"\0")
+    path = cache_dir / f"text-{h.hexdigest()[:24]}.json" if cache_dir else None
+    if path is not None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if len(data["keyword_tokens"]) == len(texts):
+                return data["sentences"], set(data["vocabulary"]), data["keyword_tokens"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # missing or unreadable: compute again
+    sents = corpus_sentences(catalogue)
+    keyword_tokens = [tokenize(text) for text in texts]
+    vocabulary = {t for body in bodies for t in tokenize(body)}
+    vocabulary |= {t for tokens in keyword_tokens for t in tokens}
+    if path is not None:
+        data = {"sentences": sents, "vocabulary": sorted(vocabulary),
+                "keyword_tokens": keyword_tokens}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}.json")
+            tmp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only data dir only costs computing them next time
+    return sents, vocabulary, keyword_tokens
 
 
 def card_bm25(corpus: list[list[str]], cache_dir: Path | None) -> Any:

@@ -73,6 +73,15 @@ class Settings(BaseSettings):
         "data_dir/onnx; needs the `fast` extra). auto = torch, falling back to it "
         "whenever onnxruntime is missing.",
     )
+    query_encoder: Literal["auto", "numpy", "onnx"] = Field(
+        default="auto",
+        description="What embeds a question (never torch): numpy (a forward pass in numpy, "
+        "light to load), or onnx (ONNX Runtime on the local export under data_dir/onnx, "
+        "about 3x faster per question but about 0.3 s more to start; `kubeplan ingest` "
+        "writes the export). Without the export or onnxruntime, onnx falls back to numpy. "
+        "auto = onnx in long-lived processes (UI, chat, Python API), numpy for a one-shot "
+        "`kubeplan ask`/`retrieve`.",
+    )
     chunk_tokens: int = Field(
         default=200,
         ge=32,

@@ -15,6 +15,7 @@ path never imports them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -71,6 +72,22 @@ def cache_key(model_dir: Path) -> str:
         digest.update(f"{dist}={_version(dist)};".encode())
     digest.update(f"export={EXPORT_VERSION};opset={_OPSET}".encode())
     return digest.hexdigest()[:16]
+
+
+def exported_file(model_dir: Path, cache_dir: Path, precision: str) -> Path | None:
+    """The ONNX file for ``precision`` when it was exported already, else ``None``
+    (never exports: the query path must not import torch)."""
+    weights = _weights_file(model_dir).stat()
+    key = _stat_cache_key(str(model_dir), weights.st_size, weights.st_mtime_ns)
+    target = cache_dir / key / f"model-{precision}.onnx"
+    return target if target.is_file() else None
+
+
+@functools.cache
+def _stat_cache_key(model_dir: str, size: int, mtime_ns: int) -> str:
+    """``cache_key`` once per process and weights file (it reads all 90 MB of weights)."""
+    del size, mtime_ns  # part of the memo key only: a replaced file is hashed again
+    return cache_key(Path(model_dir))
 
 
 def model_file(model_dir: Path, cache_dir: Path, precision: str) -> Path:
@@ -130,7 +147,12 @@ def _export(model_dir: Path, target: Path) -> None:
     sample = torch.ones((2, 8), dtype=torch.long)
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     axes = {name: {0: "batch", 1: "tokens"} for name in _INPUTS}
-    with torch.no_grad():
+    import warnings
+
+    # The tracer warns about shapes it treats as constants (the exported graph is checked
+    # against torch's vectors in tests); on `kubeplan ingest` that is only noise.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             Pooled(bert),
             (sample, sample, torch.zeros_like(sample)),

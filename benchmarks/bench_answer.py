@@ -158,112 +158,163 @@ def store_calls_per_ask(assistant: Assistant) -> float | None:
 
 
 def warm(assistant: Assistant, rounds: int) -> dict[str, Any]:
-    k = assistant.settings.top_k
-    name = assistant.settings.collection
-    for q in QUESTIONS:  # warm-up: model, keyword index, catalogue, caches
-        assistant.ask(q)
-    store = assistant.store
-    assert isinstance(store, ChromaStore)
-    embedder = assistant.retriever._embedder
-    pointer = store.pointer(name)
-    # The floor: the query's forward pass and one HNSW search on a collection handle
-    # fetched beforehand (no pointer, no conversion), the same code in every checkout.
-    handle = store.raw_collection(pointer.physical if pointer else name)
-    ask_ms: list[float] = []
-    retrieve_ms: list[float] = []
-    base_ms: list[float] = []
-    embed_ms: list[float] = []
-    floor_ms: list[float] = []
+    return warm_many({"": assistant}, rounds)[""]
 
-    def floor(q: str) -> Any:
-        return handle.query(query_embeddings=[list(embedder.embed_query(q))],
-                            n_results=3 * k, include=["documents", "metadatas", "distances"])
 
-    def base(q: str) -> Any:
-        return store.query(name, embedder.embed_query(q), k)
-
-    # The query path without the forward pass: the same searches from vectors computed
-    # beforehand, against the bare HNSW search of the same vectors.
-    vectors = {q: [float(x) for x in embedder.embed_query(q)] for q in QUESTIONS}
-    retriever = assistant.retriever
-    hnsw_ms: list[float] = []
-    search_ms: list[float] = []
-
-    def hnsw(q: str) -> Any:
-        return handle.query(query_embeddings=[vectors[q]], n_results=3 * k,
-                            include=["documents", "metadatas", "distances"])
-
-    def search(q: str) -> Any:
-        return retriever.search(q, k, vector=vectors[q])
-
+def warm_many(assistants: dict[str, Assistant], rounds: int) -> dict[str, dict[str, Any]]:
+    """``warm`` of several assistants (e.g. one per query encoder) over the same store,
+    alternating between them question by question so that they share the machine's
+    load alike."""
+    probes = {label: _Probe(a) for label, a in assistants.items()}
     for _ in range(rounds):
         for q in QUESTIONS:
-            hnsw_ms.append(timed(partial(hnsw, q)))
-            search_ms.append(timed(partial(search, q)))
-            embed_ms.append(timed(partial(embedder.embed_query, q)))
-            floor_ms.append(timed(partial(floor, q)))
-            base_ms.append(timed(partial(base, q)))
-            retrieve_ms.append(timed(partial(assistant.retrieve, q)))
-            ask_ms.append(timed(partial(assistant.ask, q)))
-    chunks = store.count(name)
-    b50 = statistics.median(base_ms)
+            for probe in probes.values():
+                probe.step(q)
+    return {label: probe.row() for label, probe in probes.items()}
+
+
+class _Probe:
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        k = self.k = assistant.settings.top_k
+        name = self.name = assistant.settings.collection
+        for q in QUESTIONS:  # warm-up: model, keyword index, catalogue, caches
+            assistant.ask(q)
+        store = self.store = assistant.store
+        assert isinstance(store, ChromaStore)
+        self.embedder = embedder = assistant.retriever._embedder
+        pointer = store.pointer(name)
+        # The floor: the query's forward pass and one HNSW search on a collection handle
+        # fetched beforehand (no pointer, no conversion), the same code in every checkout.
+        self.handle = store.raw_collection(pointer.physical if pointer else name)
+        # The query path without the forward pass: the same searches from vectors
+        # computed beforehand, against the bare HNSW search of the same vectors.
+        self.vectors = {q: [float(x) for x in embedder.embed_query(q)] for q in QUESTIONS}
+        self.ms: dict[str, list[float]] = {
+            key: [] for key in ("ask", "retrieve", "base", "embed", "floor", "hnsw", "search")
+        }
+        _ = k
+
+    def step(self, q: str) -> None:
+        a, ms, k, handle = self.assistant, self.ms, self.k, self.handle
+        include = ["documents", "metadatas", "distances"]
+        ms["hnsw"].append(timed(lambda: handle.query(
+            query_embeddings=[self.vectors[q]], n_results=3 * k, include=include)))
+        ms["search"].append(timed(lambda: a.retriever.search(q, k, vector=self.vectors[q])))
+        ms["embed"].append(timed(partial(self.embedder.embed_query, q)))
+        ms["floor"].append(timed(lambda: handle.query(
+            query_embeddings=[list(self.embedder.embed_query(q))], n_results=3 * k,
+            include=include)))
+        ms["base"].append(timed(lambda: self.store.query(self.name,
+                                                         self.embedder.embed_query(q), k)))
+        ms["retrieve"].append(timed(partial(a.retrieve, q)))
+        ms["ask"].append(timed(partial(a.ask, q)))
+
+    def row(self) -> dict[str, Any]:
+        ms = self.ms
+        b50 = statistics.median(ms["base"])
+
+        def p50(key: str) -> float:
+            return round(statistics.median(ms[key]), 2)
+
+        def p95(key: str) -> float:
+            return round(percentile(ms[key], 0.95), 2)
+
+        return {
+            "collection": self.name,
+            "chunks": self.store.count(self.name),
+            "query_encoder": getattr(self.embedder, "engine", "model"),
+            "samples": len(ms["ask"]),
+            "store_calls_per_ask": store_calls_per_ask(self.assistant),
+            "embed_p50_ms": p50("embed"),
+            "embed_p95_ms": p95("embed"),
+            "hnsw_p50_ms": p50("hnsw"),
+            "search_from_vector_p50_ms": p50("search"),
+            "search_from_vector_p95_ms": p95("search"),
+            "floor_p50_ms": p50("floor"),
+            "floor_p95_ms": p95("floor"),
+            "baseline_p50_ms": round(b50, 2),
+            "baseline_p95_ms": p95("base"),
+            "retrieve_p50_ms": p50("retrieve"),
+            "retrieve_p95_ms": p95("retrieve"),
+            "ask_p50_ms": p50("ask"),
+            "ask_p95_ms": p95("ask"),
+            "retrieve_vs_baseline": round(statistics.median(ms["retrieve"]) / b50, 2),
+            "ask_vs_baseline": round(statistics.median(ms["ask"]) / b50, 2),
+        }
+
+
+def by_encoder(base: Assistant, encoders: list[str]) -> dict[str, Assistant]:
+    """One assistant per ``query_encoder`` setting, sharing ``base``'s store and model."""
     return {
-        "collection": name,
-        "chunks": chunks,
-        "samples": len(ask_ms),
-        "store_calls_per_ask": store_calls_per_ask(assistant),
-        "embed_p50_ms": round(statistics.median(embed_ms), 2),
-        "hnsw_p50_ms": round(statistics.median(hnsw_ms), 2),
-        "search_from_vector_p50_ms": round(statistics.median(search_ms), 2),
-        "search_from_vector_p95_ms": round(percentile(search_ms, 0.95), 2),
-        "floor_p50_ms": round(statistics.median(floor_ms), 2),
-        "floor_p95_ms": round(percentile(floor_ms, 0.95), 2),
-        "baseline_p50_ms": round(b50, 2),
-        "baseline_p95_ms": round(percentile(base_ms, 0.95), 2),
-        "retrieve_p50_ms": round(statistics.median(retrieve_ms), 2),
-        "retrieve_p95_ms": round(percentile(retrieve_ms, 0.95), 2),
-        "ask_p50_ms": round(statistics.median(ask_ms), 2),
-        "ask_p95_ms": round(percentile(ask_ms, 0.95), 2),
-        "retrieve_vs_baseline": round(statistics.median(retrieve_ms) / b50, 2),
-        "ask_vs_baseline": round(statistics.median(ask_ms) / b50, 2),
+        e: Assistant(base.settings.model_copy(update={"query_encoder": e}),
+                     embedder=base.embedder, store=base.store)
+        for e in encoders
     }
 
 
-def cold(data_dir: Path, collection: str, runs: int) -> dict[str, Any]:
+def with_encoders(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The last encoder's row (the long-lived default, onnx, when listed last) with every
+    encoder's row beside it under ``by_encoder``."""
+    row = dict(list(rows.values())[-1])
+    if len(rows) > 1:
+        row["by_encoder"] = rows
+    return row
+
+
+def cold(
+    data_dir: Path, collection: str, runs: int, baseline_tree: Path | None = None
+) -> dict[str, Any]:
+    """``baseline_tree``: another checkout whose cold ask is timed alternately with this
+    one's (same interpreter, data and question), for a before/after ratio in one run."""
     env = {
         **os.environ,
         "KUBEPLAN_DATA_DIR": str(data_dir),
         "KUBEPLAN_COLLECTION": collection,
+        "PYTHONPATH": str(REPO),
     }
+    # A user's interpreter caches compiled modules; a shell that turned that off would
+    # time compiling the package on every start.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     kubeplan = Path(sys.executable).parent / "kubeplan"
     command = [str(kubeplan), "ask", QUESTIONS[0], "--json"]
     bare = [sys.executable, "-c", "pass"]
-    ask_s: list[float] = []
-    bare_s: list[float] = []
-    ask_cpu: list[float] = []
-    bare_cpu: list[float] = []
-    for _ in range(runs):
+    trees = {"ask": REPO, **({"baseline_ask": baseline_tree} if baseline_tree else {})}
+    wall: dict[str, list[float]] = {"bare": [], **{t: [] for t in trees}}
+    cpu: dict[str, list[float]] = {"bare": [], **{t: [] for t in trees}}
+
+    def run(label: str, argv: list[str], tree: Path | None) -> None:
         # CPU seconds of the child as well as wall time: on a shared machine the wall
         # time mostly measures the neighbours.
+        child = {**env, "PYTHONPATH": str(tree)} if tree else env
         before = _children_cpu()
-        bare_s.append(timed(lambda: subprocess.run(bare, check=True, env=env)) / 1000)
-        bare_cpu.append(_children_cpu() - before)
-        before = _children_cpu()
-        ask_s.append(
-            timed(lambda: subprocess.run(command, check=True, env=env, capture_output=True))
-            / 1000
-        )
-        ask_cpu.append(_children_cpu() - before)
-    a50, b50 = statistics.median(ask_s), statistics.median(bare_s)
-    c50, d50 = statistics.median(ask_cpu), statistics.median(bare_cpu)
-    return {
+        wall[label].append(timed(lambda: subprocess.run(
+            argv, check=True, env=child, capture_output=True, cwd=tree)) / 1000)
+        cpu[label].append(_children_cpu() - before)
+
+    for _ in range(runs):
+        run("bare", bare, None)
+        for label, tree in trees.items():
+            run(label, command, tree)
+    a50, b50 = statistics.median(wall["ask"]), statistics.median(wall["bare"])
+    result: dict[str, Any] = {
         "runs": runs,
         "cold_ask_s": round(a50, 2),
         "python_start_s": round(b50, 3),
         "cold_vs_python_start": round(a50 / b50, 1),
-        "cold_ask_cpu_s": round(c50, 2),
-        "python_start_cpu_s": round(d50, 3),
+        "cold_ask_cpu_s": round(statistics.median(cpu["ask"]), 2),
+        "python_start_cpu_s": round(statistics.median(cpu["bare"]), 3),
     }
+    if baseline_tree:
+        result.update({
+            "baseline_tree": str(baseline_tree),
+            "baseline_cold_ask_s": round(statistics.median(wall["baseline_ask"]), 2),
+            "baseline_cold_ask_cpu_s": round(statistics.median(cpu["baseline_ask"]), 2),
+            "cold_vs_baseline": round(a50 / statistics.median(wall["baseline_ask"]), 2),
+            "cold_cpu_vs_baseline": round(
+                statistics.median(cpu["ask"]) / statistics.median(cpu["baseline_ask"]), 2),
+        })
+    return result
 
 
 def _children_cpu() -> float:
@@ -273,7 +324,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def ladder(base: Assistant, sizes: list[int], rounds: int) -> list[dict[str, Any]]:
+def ladder(
+    base: Assistant, sizes: list[int], rounds: int, encoders: list[str]
+) -> list[dict[str, Any]]:
     """Warm latency over collections grown to each size (copies of the base collection)."""
     store = base.store
     assert isinstance(store, ChromaStore)
@@ -288,7 +341,7 @@ def ladder(base: Assistant, sizes: list[int], rounds: int) -> list[dict[str, Any
         started = time.perf_counter()
         assistant.retriever._keyword.get(target)
         keyword_s = time.perf_counter() - started
-        row = warm(assistant, rounds)
+        row = with_encoders(warm_many(by_encoder(assistant, encoders), rounds))
         row.update({"store_write_s": round(write_s, 2), "keyword_build_s": round(keyword_s, 2)})
         print(f"ladder {size}: {row}", file=sys.stderr)
         rows.append(row)
@@ -331,6 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ladder", default="", help="chunk counts, e.g. 5000,20000")
     parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--query-encoders", default="numpy,onnx",
+                        help="query_encoder settings measured side by side (the last one "
+                        "is the headline row)")
+    parser.add_argument("--cold-baseline-tree", type=Path,
+                        help="another checkout whose cold ask is timed alternately")
+    parser.add_argument("--only-ladder", action="store_true",
+                        help="skip the corpus rows and the cold start")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -339,8 +399,14 @@ def main(argv: list[str] | None = None) -> int:
         args.data_dir / "corpus", "bench", [BUNDLED_CORPUS], args.corpus_seed,
         args.corpus_seed_collection if args.corpus_seed else None,
     )
-    results["corpus"] = warm(corpus, args.rounds)
-    results["cold"] = cold(args.data_dir / "corpus", corpus.settings.collection, args.cold_runs)
+    encoders = [e for e in args.query_encoders.split(",") if e.strip()]
+    if "onnx" in encoders:
+        # What `kubeplan ingest` leaves for long-lived processes (once; cached).
+        print(f"query model export: {corpus.export_query_model()}", file=sys.stderr)
+    if not args.only_ladder:
+        results["corpus"] = with_encoders(warm_many(by_encoder(corpus, encoders), args.rounds))
+        results["cold"] = cold(args.data_dir / "corpus", corpus.settings.collection,
+                               args.cold_runs, args.cold_baseline_tree)
     if args.k8s:
         big = prepare(
             args.data_dir / "k8s",
@@ -352,20 +418,26 @@ def main(argv: list[str] | None = None) -> int:
         results["corpus+k8s"] = warm(big, args.rounds)
     sizes = [int(x) for x in args.ladder.split(",") if x.strip()]
     if sizes:
-        results["ladder"] = ladder(corpus, sizes, args.rounds)
+        results["ladder"] = ladder(corpus, sizes, args.rounds, encoders)
     results["load_average"] = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     (RESULTS / f"answer-{stamp}.json").write_text(json.dumps(results, indent=2),
                                                   encoding="utf-8")
     if sizes:
-        plot([results["corpus"], *results["ladder"]], RESULTS / f"growth-{stamp}.png")
+        rows = [results["corpus"]] if "corpus" in results else []
+        plot([*rows, *results["ladder"]], RESULTS / f"growth-{stamp}.png")
 
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     print(f"{'set':<12} {'chunks':>7} {'ask p50':>9} {'ask p95':>9} {'retr p50':>9} "
           f"{'retr p95':>9} {'base p50':>9} {'ask/base':>9}")
+    labelled = [(key, results[key]) for key in ("corpus", "corpus+k8s") if key in results]
+    for key, row in labelled:
+        for encoder, r in row.get("by_encoder", {}).items():
+            print(f"{key:<12} {r['chunks']:>7} {r['ask_p50_ms']:>9} {r['ask_p95_ms']:>9} "
+                  f"(query encoder {encoder}: embed p50 {r['embed_p50_ms']} ms)")
     for key in ("corpus", "corpus+k8s"):
         r = results.get(key)
         if r:
@@ -380,12 +452,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['retrieve_p50_ms']:>9} {r['retrieve_p95_ms']:>9} "
             f"{r['baseline_p50_ms']:>9} {r['ask_vs_baseline']:>9}"
         )
-    c = results["cold"]
+    c = results.get("cold")
+    if c is None:
+        return 0
     print(
         f"cold `kubeplan ask`: {c['cold_ask_s']} s (python start {c['python_start_s']} s, "
         f"x{c['cold_vs_python_start']}); CPU {c['cold_ask_cpu_s']} s (python start "
         f"{c['python_start_cpu_s']} s)"
     )
+    if "baseline_tree" in c:
+        print(f"baseline {c['baseline_tree']}: {c['baseline_cold_ask_s']} s, CPU "
+              f"{c['baseline_cold_ask_cpu_s']} s (this tree x{c['cold_vs_baseline']} wall, "
+              f"x{c['cold_cpu_vs_baseline']} CPU)")
     return 0
 
 

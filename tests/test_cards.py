@@ -31,3 +31,22 @@ def test_card_bm25_is_saved_once_and_scores_like_bm25s(tmp_path: Path) -> None:
 def test_prototypes_load() -> None:
     prototypes = load_prototypes()
     assert prototypes.classes and all(prototypes.classes.values())
+
+
+def test_derived_texts_come_back_from_the_cache_unchanged(tmp_path: Path) -> None:
+    from assistant.cards import _derived_text, corpus_sentences
+
+    catalogue = load_catalogue(CORPUS)
+    decisions = catalogue.by_topic()
+    computed = _derived_text(catalogue, decisions, None)
+    first = _derived_text(catalogue, decisions, tmp_path)
+    assert len(list(tmp_path.glob("text-*.json"))) == 1
+    again = _derived_text(catalogue, decisions, tmp_path)
+    assert computed == first == again
+    sentences, vocabulary, keyword_tokens = again
+    assert sentences == corpus_sentences(catalogue)
+    assert keyword_tokens == [tokenize(card_keyword_text(d)) for d in decisions]
+    assert set(keyword_tokens[0]) <= vocabulary
+    # Another card text is another key: nothing stale is served.
+    changed = [decisions[0].model_copy(update={"tradeoffs": ["zebra crossing"]}), *decisions[1:]]
+    assert "zebra" in _derived_text(catalogue, changed, tmp_path)[1]

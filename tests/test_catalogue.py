@@ -77,3 +77,25 @@ def test_load_catalogue_reads_a_folder(tmp_path: Path) -> None:
     assert catalogue.document_of("capacity.spot") is not None
     with pytest.raises(CorpusError, match="does not exist"):
         load_catalogue(tmp_path / "missing")
+
+
+def test_cached_catalogue_is_the_parsed_one_and_follows_the_files(tmp_path: Path) -> None:
+    corpus, cache = tmp_path / "corpus", tmp_path / "cache"
+    (corpus / "capacity").mkdir(parents=True)
+    (corpus / "capacity" / "d1.md").write_text(doc())
+    first = load_catalogue(corpus, cache)
+    assert len(list(cache.glob("catalogue-*.json"))) == 1
+    assert load_catalogue(corpus, cache) == first == load_catalogue(corpus)
+    # An edited document is parsed again, not served from the cache.
+    (corpus / "capacity" / "d1.md").write_text(doc(decision_id="capacity.spot-two"))
+    assert list(load_catalogue(corpus, cache).decisions) == ["capacity.spot-two"]
+    # A corpus that does not parse raises every time (it was never cached).
+    (corpus / "capacity" / "d2.md").write_text(doc("d2", alternatives="[capacity.none]"))
+    for _ in range(2):
+        with pytest.raises(CorpusError, match="unknown alternatives"):
+            load_catalogue(corpus, cache)
+    # A damaged cache file is parsed around.
+    (corpus / "capacity" / "d2.md").unlink()
+    for file in cache.glob("catalogue-*.json"):
+        file.write_text("{not json")
+    assert list(load_catalogue(corpus, cache).decisions) == ["capacity.spot-two"]

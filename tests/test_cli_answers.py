@@ -147,15 +147,20 @@ def test_missing_collection_is_reported(env: None, monkeypatch: pytest.MonkeyPat
 
 
 #: Modules a cold `kubeplan ask` must not import: the torch model (the question is
-#: embedded by the numpy encoder), and bm25s/scipy (saved BM25 indexes are scored with
-#: numpy over memory-mapped arrays).
-HEAVY = ("torch", "sentence_transformers", "transformers", "bm25s", "scipy")
+#: embedded by the numpy encoder), bm25s/scipy (saved BM25 indexes are scored with
+#: numpy over memory-mapped arrays), and ONNX Runtime (its import and session cost a
+#: one-shot ask more than its faster forward pass saves).
+HEAVY = ("torch", "sentence_transformers", "transformers", "bm25s", "scipy", "onnxruntime",
+         "onnx")
 
 
 def test_a_cold_ask_imports_neither_torch_nor_bm25s(corpus_assistant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import os
     import subprocess
     import sys
+
+    from assistant import embedding_onnx
+    from assistant.embedding import bundled_model_path
 
     question = "How many etcd members should we run?"
     # One-time work (card vectors embedded with the real model, keyword indexes saved) is
@@ -179,10 +184,22 @@ def test_a_cold_ask_imports_neither_torch_nor_bm25s(corpus_assistant, tmp_path: 
         "KUBEPLAN_CORPUS_DIR": str(settings.corpus_dir),
         "KUBEPLAN_COLLECTION": settings.collection,
     }
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, env=env,
-        cwd=tmp_path, timeout=600, check=False,
-    )
+    # Where `kubeplan ingest` puts the ONNX export: a long-lived process would run it, a
+    # one-shot ask must not even open it (a placeholder, so opening it would fail loudly).
+    export = settings.data_dir / "onnx" / embedding_onnx.cache_key(bundled_model_path())
+    made = not export.exists()
+    export.mkdir(parents=True, exist_ok=True)
+    placeholder = export / "model-fp32.onnx"
+    placeholder.write_bytes(b"not an onnx model")
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, env=env,
+            cwd=tmp_path, timeout=600, check=False,
+        )
+    finally:  # the shared corpus assistant's data dir is left as it was
+        placeholder.unlink()
+        if made:
+            export.rmdir()
     report = json.loads(out.stderr.strip().splitlines()[-1])
     assert report["code"] in (0, None), out.stderr
     answer = PlanAnswer.model_validate_json(out.stdout)

@@ -39,6 +39,31 @@ def test_ingest_json_then_unchanged(env: Path) -> None:
     assert json.loads(out)["chunks_embedded"] == 0
 
 
+def test_ingest_survives_a_failed_query_model_export(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.api import Assistant
+    from assistant.errors import ModelMissingError
+
+    exports: list[str] = []
+    original = Assistant.export_query_model
+
+    def broken(self: Assistant) -> None:
+        exports.append(self.settings.collection)
+        raise ModelMissingError("no onnx here", "install the fast extra")
+
+    monkeypatch.setattr(Assistant, "export_query_model", broken)
+    result = CliRunner().invoke(app, ["ingest", str(FIXTURES), "--json"])
+    assert result.exit_code == 0, result.output
+    assert exports  # it was tried, after the ingest
+    assert json.loads(result.stdout)["files_ingested"] == 5
+    assert "no ONNX query encoder" in result.stderr and "numpy encoder" in result.stderr
+    # With the fake embedder nothing is exported at all.
+    monkeypatch.setattr(Assistant, "export_query_model", original)
+    assert invoke("ingest", str(FIXTURES), "--json")[0] == 0
+    assert not (env / "data" / "onnx").exists()
+
+
 def test_ingest_table_names_skipped_files(env: Path) -> None:
     docs = env / "docs"
     docs.mkdir()

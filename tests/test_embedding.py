@@ -272,3 +272,58 @@ def test_int8_vectors_stay_close_to_fp32(onnx_cache: Path) -> None:
     # default path would need, which is why auto never picks int8. Without reduce_range
     # the weights saturate and the mean falls to 0.95; this catches that.
     assert min(agreement) >= 0.95 and sum(agreement) / len(agreement) >= 0.985, agreement
+
+
+@needs_onnx
+@pytest.mark.slow
+def test_onnx_query_encoder_agrees_with_the_numpy_one(onnx_cache: Path) -> None:
+    from assistant.query_encoder import FastQueryEmbedder, fast_query_embedder
+
+    OnnxEmbedder(onnx_cache).model_file()  # the export `kubeplan ingest` writes
+    base = SentenceTransformerEmbedder()
+    with_onnx = fast_query_embedder(base, onnx_cache)
+    numpy_only = fast_query_embedder(base)
+    assert isinstance(with_onnx, FastQueryEmbedder) and with_onnx.engine == "onnx"
+    assert isinstance(numpy_only, FastQueryEmbedder) and numpy_only.engine == "numpy"
+    questions = [
+        "How many etcd members should we run?",
+        "x",
+        "We are a bank with PCI workloads: namespaces or separate clusters per team? We "
+        "run 40 services in three regions and auditors must sign off on every change.",
+    ]
+    # One at a time and batched (padded to the longest): the same vectors either way.
+    batched = with_onnx.embed_queries(questions)
+    for question, together in zip(questions, batched, strict=True):
+        alone = with_onnx.embed_query(question)
+        reference = numpy_only.embed_query(question)
+        assert cos(alone, reference) >= 0.9999
+        assert cos(together, reference) >= 0.9999
+
+
+def test_without_an_export_queries_run_in_numpy(tmp_path: Path) -> None:
+    from assistant.query_encoder import FastQueryEmbedder, fast_query_embedder
+
+    base = SentenceTransformerEmbedder()
+    (tmp_path / "empty").mkdir()
+    for onnx_dir in (None, tmp_path / "missing", tmp_path / "empty"):
+        fast = fast_query_embedder(base, onnx_dir)
+        assert isinstance(fast, FastQueryEmbedder) and fast.engine == "numpy"
+    if embedding_onnx.runtime_available():
+        assert embedding_onnx.exported_file(bundled_model_path(), tmp_path / "empty", "fp32") \
+            is None
+    vector = fast_query_embedder(base, tmp_path / "empty").embed_query("etcd quorum")
+    assert abs(norm(vector) - 1.0) < 1e-4
+
+
+def test_no_query_export_for_the_numpy_setting_or_the_fake_embedder(
+    fake_settings: Settings, tmp_path: Path
+) -> None:
+    from assistant.api import Assistant
+
+    assert Assistant(fake_settings).export_query_model() is None
+    real = fake_settings.model_copy(
+        update={"embedder": "sentence-transformers", "query_encoder": "numpy",
+                "data_dir": tmp_path}
+    )
+    assert Assistant(real).export_query_model() is None
+    assert not (tmp_path / "onnx").exists()

@@ -43,11 +43,16 @@ _STATUS = {
 }
 
 
-def _assistant() -> Assistant:
+def _assistant(one_shot: bool = False) -> Assistant:
+    """``one_shot``: the process answers once and exits, so ``query_encoder=auto`` means
+    numpy (ONNX Runtime's import and session cost more than its faster pass saves)."""
     from ..api import Assistant
     from ..config import load_settings
 
-    return Assistant(load_settings())
+    settings = load_settings()
+    if one_shot and settings.query_encoder == "auto":
+        settings = settings.model_copy(update={"query_encoder": "numpy"})
+    return Assistant(settings)
 
 
 def read_profile(path: Path) -> PlanningProfile:
@@ -154,7 +159,7 @@ def ask(
     profile: ProfileOpt = None,
 ) -> None:
     """Answer a planning question with cited recommendations."""
-    assistant = _assistant()
+    assistant = _assistant(one_shot=True)
     explicit = read_profile(profile) if profile else None
     answer = assistant.ask(question, profile=explicit, backend=backend, k=k, topic=topic)
     if as_json:
@@ -233,7 +238,7 @@ def retrieve(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the passages hybrid search finds (dense + keyword, fused)."""
-    sources = _assistant().retrieve(query, k=k, topic=topic, collection=collection)
+    sources = _assistant(one_shot=True).retrieve(query, k=k, topic=topic, collection=collection)
     if as_json:
         _json([s.model_dump() for s in sources])
     else:

@@ -14,6 +14,7 @@ from rich.table import Table
 from . import app, err_console
 
 if TYPE_CHECKING:
+    from ..api import Assistant
     from ..ingest import IngestProgress
     from ..schemas import IngestReport
 
@@ -59,6 +60,7 @@ def ingest(
             exclude=exclude or (),
             progress=on_progress,
         )
+    _export_query_model(assistant)
     if as_json:
         data = report.model_dump(mode="json")
         data["chunks_per_second"] = round(report.chunks_per_second, 2)
@@ -69,6 +71,18 @@ def ingest(
     if report.files_seen and report.files_ingested + report.files_unchanged == 0:
         err_console.print("[bold red]error:[/] no file could be ingested (see the reasons above)")
         raise typer.Exit(1)
+
+
+def _export_query_model(assistant: Assistant) -> None:
+    """The ONNX export questions are embedded with in the UI and chat (once per model and
+    toolchain, cached); a failure leaves the numpy encoder in charge, never fails ingest."""
+    try:
+        assistant.export_query_model()
+    except Exception as exc:  # an optional speed-up must not fail an ingest
+        err_console.print(
+            f"[yellow]warning:[/] no ONNX query encoder ({type(exc).__name__}: {exc}); "
+            "questions are embedded with the numpy encoder."
+        )
 
 
 @app.command()
