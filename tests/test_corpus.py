@@ -56,6 +56,22 @@ def test_every_decision_has_a_section_and_a_source() -> None:
         )
 
 
+def test_every_decision_has_its_own_few_phrasings() -> None:
+    # corpus/README.md: two to four asked_as per card, each a need of its own; a phrasing
+    # shared by two cards, or one that only repeats the title, adds nothing to the match.
+    catalogue = load_catalogue(CORPUS)
+    owners: dict[str, str] = {}
+    for decision in catalogue.decisions.values():
+        assert 2 <= len(decision.asked_as) <= 4, (
+            f"{decision.id} has {len(decision.asked_as)} asked_as phrasings; write 2 to 4"
+        )
+        for phrasing in decision.asked_as:
+            key = " ".join(phrasing.lower().split())
+            assert key != decision.title.lower(), f"{decision.id}: a phrasing repeats the title"
+            assert key not in owners, f"{phrasing!r} is asked_as of {owners[key]} and {decision.id}"
+            owners[key] = decision.id
+
+
 def test_documents_have_depth() -> None:
     for path in DOCS:
         words = len(path.read_text(encoding="utf-8").split())
