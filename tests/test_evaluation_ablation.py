@@ -102,6 +102,11 @@ PROBES: dict[str, Probe] = {
     # A list inside one clause: each item is an aspect of its own.
     "enumerations": Probe("Our plan needs etcd member counts, spot capacity for batch jobs, "
                           "namespaces for teams."),
+    # A negated stretch is no evidence for the card it names: with it read as evidence the
+    # separate-clusters card wins the question that rules it out.
+    "negation": Probe("We don't want separate clusters for teams. How should teams share "
+                      "infrastructure?", lost="tenancy.namespaces-per-team",
+                      gained="tenancy.separate-clusters"),
     # "X or Y": both options, not just the better one.
     "comparisons": Probe("Namespaces or separate clusters?", lost="tenancy.namespaces-per-team"),
     # The near-duplicate card comes back without MMR.
