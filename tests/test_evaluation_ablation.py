@@ -97,7 +97,7 @@ PROBES: dict[str, Probe] = {
                          lost="tenancy.separate-clusters",
                          gained="tenancy.namespaces-per-team"),
     # Each aspect is scored on its own: one question as a whole ranks them otherwise.
-    "aspects": Probe("How many etcd members should we run, and should we use spot "
+    "aspects": Probe("How many etcd members should we run? Should we use spot "
                      "capacity for batch jobs?"),
     # A list inside one clause: each item is an aspect of its own.
     "enumerations": Probe("Our plan needs etcd member counts, spot capacity for batch jobs, "
