@@ -18,6 +18,8 @@ COMPONENTS: dict[str, str] = {
     "enumerations": "lists inside a clause ('X, Y and Z', 'needs: X, Y', '1) X 2) Y') as "
                     "one aspect per item",
     "comparisons": "'X or Y' / 'X vs Y': every named option the catalogue has, order-free",
+    "negation": "negated stretches ('we don't use Vault') left out of card matching and "
+                "scored as evidence against the cards they match",
     "diversity": "MMR over card embeddings: no two recommendations saying the same thing",
     "abstention": "unknown terms, private data, harmful and off-topic intent by prototypes",
 }

@@ -422,7 +422,9 @@ class Assistant:
         k_used = k or self.settings.top_k
         from .generation.engine import texts_to_embed
 
-        embed = self._embedding([query, *texts_to_embed(asked, standalone, self._ablations)])
+        embed = self._embedding(
+            [query, *texts_to_embed(asked, standalone, self._ablations, expansion)]
+        )
         found = self.retriever.search(query, k_used, topic, vector=embed(query))
         if sum(1 for p in found if p.chunk.decision_ids) < CURATED_MIN:
             # Uncurated documents (e.g. the Kubernetes docs) filled the results: add the

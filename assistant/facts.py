@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .negation import Scope, is_negated, negation_scopes
+from .negation import Scope, is_negated, negation_scopes, split_negated
 from .schemas import PlanningProfile
 
 _I = re.IGNORECASE
@@ -492,6 +492,15 @@ def without_negated_facts(text: str) -> str:
         if is_negated(said.scopes, start, end):
             out = out[:start] + " " + out[end:]
     return " ".join(out.split())
+
+
+def negated_split(text: str) -> tuple[str, str]:
+    """``text`` without every stretch it negates, and those stretches' words (see
+    ``negation.split_negated``), for matching decision cards: "we don't use Vault" is no
+    evidence for the Vault card. A negation that is how a profile fact is worded ("no
+    downtime", "must never go down") is kept."""
+    said = Said.of(text)
+    return split_negated(said.text, fact_spans(said.text, _ALL_FIELDS))
 
 
 def read_profile(text: str) -> ProfileReading:

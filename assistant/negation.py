@@ -16,6 +16,7 @@ critical") is the fact's own wording, not a negation of it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _I = re.IGNORECASE
@@ -97,6 +98,8 @@ _MIGRATION = re.compile(
     _I,
 )
 _MIGRATION_STOP = _set("to onto into for towards toward now")
+#: Cues of inability: what follows is a problem the user has, not a thing taken back.
+_INABILITY = re.compile(r"can't|cannot|can\s+not|couldn't|could\s+not", _I)
 
 
 @dataclass(frozen=True)
@@ -180,3 +183,34 @@ def is_negated(scopes: list[Scope], start: int, end: int) -> bool:
     return any(
         s.start <= start < s.end and (end <= s.cue_start or start >= s.cue_end) for s in scopes
     )
+
+
+def split_negated(
+    text: str, own_wording: Sequence[tuple[int, int]] = ()
+) -> tuple[str, str]:
+    """``text`` without its negated stretches (cue and scope), and the negated words
+    themselves (the scopes, cues left out), each stretch a sentence of its own.
+
+    A scope whose cue lies inside one of the ``own_wording`` spans is kept: there the
+    negation is how the thing is said ("no downtime" asks for availability), not a
+    retraction of it. So is one after "can't"/"cannot": it states the problem.
+    """
+    text = text.replace("\u2019", "'")
+    stretches: list[tuple[int, int, int, int]] = []
+    for s in negation_scopes(text):
+        if any(a < s.cue_end and s.cue_start < b for a, b in own_wording):
+            continue
+        if _INABILITY.fullmatch(s.cue):
+            continue  # "we can't tell where it gets slow" is the problem to solve
+        stretches.append((min(s.start, s.cue_start), max(s.end, s.cue_end), s.start, s.end))
+    if not stretches:
+        return text, ""
+    kept: list[str] = []
+    at = 0
+    for start, end, _, _ in sorted(stretches):
+        if start > at:
+            kept.append(text[at:start])
+        at = max(at, end)
+    kept.append(text[at:])
+    negated = [text[a:b].strip(" ,;:") for _, _, a, b in stretches]
+    return " ".join("".join(kept).split()), ". ".join(n for n in negated if n)

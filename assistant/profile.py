@@ -23,6 +23,7 @@ from .facts import (
     Said,
     extract_profile,
     fact_spans,
+    negated_split,
     read_profile,
     without_negated_facts,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "infer_profile",
     "merge_explicit",
     "negated_items",
+    "negated_split",
     "open_question",
     "profile_changes",
     "profile_conditions",

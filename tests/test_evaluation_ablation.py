@@ -97,11 +97,16 @@ PROBES: dict[str, Probe] = {
                          lost="tenancy.separate-clusters",
                          gained="tenancy.namespaces-per-team"),
     # Each aspect is scored on its own: one question as a whole ranks them otherwise.
-    "aspects": Probe("How many etcd members should we run, and should we use spot "
+    "aspects": Probe("How many etcd members should we run? Should we use spot "
                      "capacity for batch jobs?"),
     # A list inside one clause: each item is an aspect of its own.
     "enumerations": Probe("Our plan needs etcd member counts, spot capacity for batch jobs, "
                           "namespaces for teams."),
+    # A negated stretch is no evidence for the card it names: with it read as evidence the
+    # separate-clusters card wins the question that rules it out.
+    "negation": Probe("We don't want separate clusters for teams. How should teams share "
+                      "infrastructure?", lost="tenancy.namespaces-per-team",
+                      gained="tenancy.separate-clusters"),
     # "X or Y": both options, not just the better one.
     "comparisons": Probe("Namespaces or separate clusters?", lost="tenancy.namespaces-per-team"),
     # The near-duplicate card comes back without MMR.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.facts import extract_profile, read_profile, without_negated_facts
+from assistant.facts import extract_profile, negated_split, read_profile, without_negated_facts
 
 
 @pytest.mark.parametrize(
@@ -184,3 +184,21 @@ def test_search_drops_only_negated_profile_facts(text: str, expected: str) -> No
 def test_edge_boxes_are_edge_and_scarce_gpus_are_still_gpus() -> None:
     assert extract_profile("Our edge boxes sit in shops").hosting == ["edge"]
     assert extract_profile("We can't get H100 capacity in our region").workloads == ["gpu"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "negated"),
+    [
+        ("We don't use Vault; where do secrets go?", "We ; where do secrets go?", "use Vault"),
+        ("No Windows or GPU nodes here. How should we lay out node pools?",
+         ". How should we lay out node pools?", "Windows or GPU nodes here"),
+        # A negation that is the fact's own wording asks for the fact: nothing is taken out.
+        ("Payments must never go down. How many zones?",
+         "Payments must never go down. How many zones?", ""),
+        ("We need zero downtime upgrades", "We need zero downtime upgrades", ""),
+    ],
+)
+def test_card_matching_drops_every_negated_stretch_but_fact_wording(
+    text: str, kept: str, negated: str
+) -> None:
+    assert negated_split(text) == (kept, negated)

@@ -114,6 +114,30 @@ def test_regulated_team_asking_about_isolation_gets_separate_clusters(corpus_ass
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("negated", "said", "card"),
+    [
+        ("We have never used HashiCorp Vault and won't run it; all our clusters are on AWS. "
+         "Where should application secrets be stored?",
+         "We already run HashiCorp Vault for all our clusters on AWS. Where should "
+         "application secrets be stored?", "secrets.vault"),
+        ("There are no GPU jobs in our clusters, only stateless Java services. How should the "
+         "node pools be organised?",
+         "We run GPU jobs in our clusters next to stateless Java services. How should the "
+         "node pools be organised?", "nodes.gpu-node-pools"),
+    ],
+)
+def test_a_negated_product_is_no_evidence_for_its_card(  # type: ignore[no-untyped-def]
+    corpus_assistant, negated: str, said: str, card: str
+) -> None:
+    assert card in ids(corpus_assistant.ask(said))
+    assert card not in ids(corpus_assistant.ask(negated))
+    # The negation component is what keeps it out: read as evidence, the words bring it back.
+    off = corpus_assistant.with_ablations(["negation"])
+    assert card in ids(off.ask(negated))
+
+
+@pytest.mark.slow
 def test_etcd_members(corpus_assistant) -> None:  # type: ignore[no-untyped-def]
     answer = corpus_assistant.ask("how many etcd members do we need?")
     assert ids(answer)[0] == "availability.etcd-odd-members"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.negation import is_negated, negation_scopes
+from assistant.negation import is_negated, negation_scopes, split_negated
 
 
 def _negated_words(text: str) -> list[str]:
@@ -62,3 +62,34 @@ def test_trouble_getting_something_does_not_negate_needing_it() -> None:
     scopes = negation_scopes(text)
     start = text.index("GPUs")
     assert not is_negated(scopes, start, start + 4)
+
+
+def test_split_negated_takes_out_cue_and_scope_and_returns_the_negated_words() -> None:
+    text = "We don't run Vault; our secrets live in AWS. Where to store keys?"
+    kept, negated = split_negated(text)
+    assert "Vault" not in kept and "don't" not in kept
+    assert kept == "We ; our secrets live in AWS. Where to store keys?"
+    assert negated == "run Vault"
+
+
+def test_split_negated_keeps_what_the_negation_leaves_alone() -> None:
+    kept, negated = split_negated("Not AWS but Azure. HA is not needed for this tool.")
+    assert negated.split(". ") == ["AWS", "HA"]
+    assert "Azure" in kept and "tool" in kept and "AWS" not in kept and "HA" not in kept
+
+
+def test_split_negated_without_a_negation_is_the_text_itself() -> None:
+    text = "How many etcd members should we run?"
+    assert split_negated(text) == (text, "")
+
+
+def test_own_wording_keeps_a_negation_that_states_a_fact() -> None:
+    text = "We need no downtime at all. Which zones?"
+    assert split_negated(text)[1] == "downtime"
+    own = [(text.index("no downtime"), text.index("no downtime") + len("no downtime"))]
+    assert split_negated(text, own) == (text, "")
+
+
+def test_what_the_user_cannot_do_is_the_problem_and_stays() -> None:
+    text = "We can't tell which service is slow. What should we add?"
+    assert split_negated(text) == (text, "")

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..cards import CardIndex, sentence_key, sentences
 from ..errors import BackendError
 from ..keyword import tokenize
-from ..profile import profile_conditions
+from ..profile import negated_split, profile_conditions
 from ..retrieval import Passage
 from ..schemas import Confidence, Decision
-from .aspects import Comparison, aspects, comparison
+from .aspects import Comparison, aspects, comparison, content
 from .scoring import Candidate, Query, Weights, load_weights, make_query, score, unknown_terms
 
 if TYPE_CHECKING:
@@ -49,8 +49,9 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
     w = weights or load_weights()
     ablations = request.ablations
     text = request.query_text or request.standalone_question
+    matched, negated = card_matching_text(request, ablations)
     parts, compared = question_shape(request.question, request.standalone_question, ablations)
-    query = make_query(text, parts, compared, request.embed)
+    query = make_query(matched, parts, compared, request.embed, negated)
     conditions = profile_conditions(request.profile, f"{request.context_text} {text}")
     candidates = score(
         query, request.passages, request.catalogue, request.cards, conditions, w, ablations,
@@ -59,7 +60,9 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
         # The card index holds every topic; the filter that kept search inside one topic
         # keeps the plan there too.
         candidates = [c for c in candidates if c.decision.topic == request.topic]
-    protos = request.cards.prototype_scores(query.vector)
+    # Whether a question is harmful or off-topic is judged on all of it: "without anyone
+    # noticing" is no negated interest.
+    protos = request.cards.prototype_scores(request.embed(text))
     unknown = tuple(unknown_terms(request.question, request.known))
     decline = None
     if "abstention" not in ablations:
@@ -77,11 +80,36 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
     return result
 
 
+def card_matching_text(
+    request: GenerationRequest, ablations: frozenset[str]
+) -> tuple[str, str]:
+    """What cards are matched against (the retrieval query without the stretches the user
+    negated, profile words kept) and the negated words (scored as evidence against)."""
+    text = request.query_text or request.standalone_question
+    if "negation" in ablations:
+        return text, ""
+    searched = request.search_question or request.standalone_question
+    expansion = text[len(searched):].strip() if text.startswith(searched) else ""
+    kept, negated = _without_negated(request.standalone_question, expansion)
+    return (kept, negated) if negated else (text, "")
+
+
+def _without_negated(text: str, expansion: str) -> tuple[str, str]:
+    kept, negated = negated_split(text)
+    if not negated or not content(kept):
+        # Nothing negated, or nothing else said: the text as it is.
+        return f"{text} {expansion}".strip(), ""
+    return f"{kept} {expansion}".strip(), negated
+
+
 def question_shape(
     question: str, standalone: str, ablations: frozenset[str]
 ) -> tuple[list[str], Comparison | None]:
     """The aspects and the comparison of a question (a follow-up keeps its standalone
-    form as one more aspect)."""
+    form as one more aspect); negated stretches are no part of any aspect."""
+    if "negation" not in ablations:
+        question = _without_negated(question, "")[0]
+        standalone = _without_negated(standalone, "")[0]
     parts = (aspects(question, enumerations="enumerations" not in ablations)
              if "aspects" not in ablations else [standalone])
     if len(parts) > 1 and question != standalone:
@@ -90,11 +118,18 @@ def question_shape(
     return parts, compared
 
 
-def texts_to_embed(question: str, standalone: str, ablations: frozenset[str]) -> list[str]:
+def texts_to_embed(
+    question: str, standalone: str, ablations: frozenset[str], expansion: str = ""
+) -> list[str]:
     """What analysis will embed beside the retrieval query, so the caller can embed it
-    all in one forward pass."""
+    all in one forward pass (``expansion``: the profile words added to the query)."""
     parts, compared = question_shape(question, standalone, ablations)
-    return [*(parts if len(parts) > 1 else []), *(compared.options if compared else ())]
+    negation: list[str] = []
+    if "negation" not in ablations:
+        kept, negated = _without_negated(standalone, expansion)
+        negation = [kept, negated] if negated else []
+    return [*(parts if len(parts) > 1 else []), *(compared.options if compared else ()),
+            *negation]
 
 
 def _decline(

@@ -12,7 +12,14 @@ Features (all for one question and one decision card):
 - ``evidence``/``own_section``: votes of retrieved passages that explain the decision;
 - ``match``/``conflict``/``hosting_mismatch``: the card's ``when``/``avoid_when`` against
   the profile (``profile_conditions`` and its vocabulary);
-- ``option``: the card is an option the question names in a comparison.
+- ``option``: the card is an option the question names in a comparison;
+- ``negated_dense``/``negated_bm25``: how much better the card matches the stretches the
+  user negated ("we don't use Vault") than the rest of the question (all other features
+  see the question without them); ``negated_when``/``negated_avoid``: the share of the
+  words found only in negated stretches that the card's title and ``when`` (what it
+  presupposes) or its ``avoid_when`` (what speaks against it) use. Matching what the
+  user negated says nothing by itself (it is often the topic, "HA is not a
+  requirement"); which side of the card it falls on does.
 """
 
 from __future__ import annotations
@@ -49,7 +56,15 @@ FEATURES: tuple[str, ...] = (
     "conflict",
     "hosting_mismatch",
     "option",
+    "negated_dense",
+    "negated_bm25",
+    "negated_when",
+    "negated_avoid",
 )
+
+#: Features that may only count against a card (their fitted weights are kept ≤ 0): what
+#: the user negated is never evidence for a card.
+AGAINST: tuple[str, ...] = ("negated_dense", "negated_bm25", "negated_when")
 
 #: Features each ablation switches off (set to zero before the model reads them).
 ABLATED: dict[str, tuple[str, ...]] = {
@@ -58,6 +73,7 @@ ABLATED: dict[str, tuple[str, ...]] = {
     "passage-evidence": ("evidence", "evidence_rel", "own_section"),
     "profile-fit": ("match", "conflict", "hosting_mismatch"),
     "comparisons": ("option",),
+    "negation": ("negated_dense", "negated_bm25", "negated_when", "negated_avoid"),
 }
 
 #: A passage of the decision's own section counts fully; one of its document that carries
@@ -130,6 +146,9 @@ class Query:
     aspect_vectors: tuple[Any, ...]
     comparison: Comparison | None = None
     option_vectors: tuple[Any, ...] = ()
+    #: The stretches of the question the user negated, and their vector.
+    negated: str = ""
+    negated_vector: Any = None
 
 
 def make_query(
@@ -137,6 +156,7 @@ def make_query(
     aspect_texts: Sequence[str],
     comparison: Comparison | None,
     embed: Callable[[str], Any],
+    negated: str = "",
 ) -> Query:
     vector = embed(text)
     many = len(aspect_texts) > 1
@@ -149,6 +169,8 @@ def make_query(
         aspect_vectors=vectors,
         comparison=comparison,
         option_vectors=tuple(embed(o) for o in options),
+        negated=negated,
+        negated_vector=embed(negated) if negated else None,
     )
 
 
@@ -238,6 +260,34 @@ def option_cards(query: Query, cards: CardIndex, min_match: float) -> list[str |
     return found
 
 
+def negated_match(
+    query: Query, cards: CardIndex, dense: Any, question_tokens: set[str]
+) -> tuple[Any, Any]:
+    """Per card: how far its cosine with the negated stretches exceeds ``dense`` (its best
+    cosine with the rest of the question), and BM25 of the words found only there."""
+    import numpy as np
+
+    zero = np.zeros(len(cards.ids), dtype=np.float64)
+    if not query.negated or query.negated_vector is None:
+        return zero, zero
+    lead = np.maximum(cards.dense(query.negated_vector) - dense, 0.0)
+    only = [w for w in query.negated.split()
+            if (t := tokenize(w)) and not set(t) & question_tokens]
+    return lead, cards.keyword(" ".join(only)) if only else zero
+
+
+def negated_sides(decision: Decision, negated_only: set[str]) -> tuple[float, float]:
+    """Shares of ``negated_only`` (content words said only inside negated stretches) in
+    the card's title and ``when``, and in its ``avoid_when``."""
+    if not negated_only:
+        return 0.0, 0.0
+    slug = decision.id.split(".", 1)[1].replace("-", " ")
+    presumes = set(tokenize(" ".join([decision.title, slug, *decision.when])))
+    against = set(tokenize(" ".join(decision.avoid_when)))
+    n = len(negated_only)
+    return len(negated_only & presumes) / n, len(negated_only & against) / n
+
+
 def score(
     query: Query,
     passages: Sequence[Passage],
@@ -288,6 +338,9 @@ def score(
         if did_opt is not None:
             pool[cards.row(did_opt)] = None
     qtokens = set(tokenize(query.text))
+    negated_dense, negated_bm25 = negated_match(query, cards, np.maximum(dense, aspect_dense),
+                                                qtokens)
+    negated_only = content(query.negated) - qtokens if query.negated else set()
     top_evidence = max((evidence(v) for v in votes.values()), default=0.0) or 1.0
     switched = {f for name in ablations for f in ABLATED.get(name, ())}
     out: list[Candidate] = []
@@ -303,6 +356,7 @@ def score(
         if decision.id in options:
             cand.option_of = options.index(decision.id)
         cand.aspect_scores = [float(c[row]) for c in combined]
+        negated_when, negated_avoid = negated_sides(decision, negated_only)
         features = {
             "dense": float(dense[row]),
             "dense_gap": float(gap[row]),
@@ -321,6 +375,10 @@ def score(
             "conflict": float(min(n_conflict, 2)),
             "hosting_mismatch": 1.0 if mismatch else 0.0,
             "option": 1.0 if cand.option_of is not None else 0.0,
+            "negated_dense": float(negated_dense[row]),
+            "negated_bm25": float(negated_bm25[row]),
+            "negated_when": negated_when,
+            "negated_avoid": negated_avoid,
         }
         cand.features = {k: (0.0 if k in switched else v) for k, v in features.items()}
         cand.probability = weights.probability(cand.features)
