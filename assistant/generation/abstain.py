@@ -6,14 +6,21 @@ A small multinomial logistic model over features that carry meaning, not phrases
   how far that card stands out from the tenth best (a real planning question has a card
   that fits; a look-alike is equally far from all);
 - ``passage``: the best dense cosine among the retrieved passages;
-- ``off_topic``/``harmful``/``private``/``live``: the best cosine with each prototype
+- ``off_topic``/``private``/``live``: the best cosine with each prototype
   class (``prompts/prototypes.yaml``) minus the best card's;
 - ``unknown_share``: the share of the question's content words the knowledge base never
   uses (the BM25 vocabulary of the store and the cards, typos forgiven);
 - ``unknown_names``: names of the question (capitalised, CamelCase, versioned) the
-  knowledge base never uses;
+  knowledge base never uses; ``unknown_coined``: those of them shaped like a coined product
+  or feature name or a model code (an inner capital as in ``KubeWidget``, letters and digits
+  run together as in ``XR42``), not a plain proper noun (a place, a weekday) or an acronym;
 - ``infra_share``: the share of content words from the infrastructure vocabulary
   (``prompts/scope.yaml``).
+
+Harmful intent is not this model's job: the fitted margin over the ``harmful`` prototypes
+(``weights.json``) refuses it, and the fit leaves the dev cases tagged ``harmful`` out. With
+five such cases the model learnt to refuse short security questions ("what protects our
+clusters from ransomware?") that sit near the harmful exemplars.
 
 The card model's probability is left out on purpose: with it the dev fit declined fewer
 questions at zero false refusals (cross-validated), and without it a refit of
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -46,15 +54,15 @@ FEATURES: tuple[str, ...] = (
     "card_spread",
     "passage",
     "off_topic",
-    "harmful",
     "private",
     "live",
     "unknown_share",
     "unknown_names",
+    "unknown_coined",
     "infra_share",
 )
 CLASSES: tuple[str, ...] = ("answered", "insufficient_evidence", "out_of_scope")
-PROTOTYPE_CLASSES = ("off_topic", "harmful", "private", "live")
+PROTOTYPE_CLASSES = ("off_topic", "private", "live")
 
 Status = Literal["insufficient_evidence", "out_of_scope"]
 
@@ -82,12 +90,26 @@ def features(
         "passage": max((x.dense for x in passages if x.dense is not None), default=0.0),
         "unknown_share": sum(1 for w in words if not known(w)) / len(words) if words else 0.0,
         "unknown_names": float(min(len(unknown), 2)),
+        "unknown_coined": float(min(sum(1 for u in unknown if coined(u)), 2)),
         "infra_share": len(words & infra) / len(words) if words else 0.0,
     }
     for name in PROTOTYPE_CLASSES:
         # A class without exemplars is as far as it can be.
         out[name] = prototypes.get(name, -1.0) - prototypes.get("cards", best)
     return {k: out[k] for k in FEATURES}
+
+
+_INNER_CAPITAL = re.compile(r"[a-z][A-Z]")
+#: A model code: letters then two digits or more (XR42), or a digit then a lower-case
+#: letter (bx2.4x16); not an acronym with one digit (B2B) nor a region (us-east-1).
+_CODE = re.compile(r"[A-Za-z]\d{2,}|\d[a-z]")
+
+
+def coined(name: str) -> bool:
+    """Shaped like a made-up product/feature name or a model code rather than a word."""
+    return bool(_INNER_CAPITAL.search(name)) or (
+        "-" not in name and bool(_CODE.search(name))
+    )
 
 
 @dataclass(frozen=True)

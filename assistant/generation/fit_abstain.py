@@ -3,16 +3,17 @@
     python -m assistant.generation.fit_abstain [--cases evals/cases.yaml] [--suites evals/suites]
     python -m assistant.generation.fit_abstain --refit   # from the saved abstain_data.npz
 
-Needs the bundled corpus ingested (``kubeplan ingest``) in ``KUBEPLAN_DATA_DIR``. Every dev
-case that reaches the engine (instruction injection and plain off-topic questions are
-refused before it) gives one row of ``abstain.FEATURES``, labelled with its
-``expect_status``. A multinomial logistic regression with an L2 penalty on standardised
-features is fitted by L-BFGS. The operating threshold on P(answered) is the highest that
-declines no answerable dev case, read from cross-validated probabilities (each case scored
-by a model that never saw it) and from the final model's own; the lower of the two is
-kept, so that what holds on dev is not an artefact of the fit memorising its cases. The
-feature matrix is saved beside the model (``abstain_data.npz``) so tests can refit and
-compare. Never point it at ``evals/heldout``: that split judges the result.
+Needs the bundled corpus ingested (``kubeplan ingest``) in ``KUBEPLAN_DATA_DIR``. Every
+dev case that reaches the engine (instruction injection and plain off-topic questions are
+refused before it), except those tagged ``harmful``, gives one row of
+``abstain.FEATURES``, labelled with its ``expect_status``. A multinomial logistic
+regression with an L2 penalty on standardised features is fitted by L-BFGS. The
+operating threshold on P(answered) is the highest that declines no answerable dev case,
+read from cross-validated probabilities (each case scored by a model that never saw it)
+and from the final model's own; the lower of the two is kept, so that what holds on dev
+is not an artefact of the fit memorising its cases. The feature matrix is saved beside
+the model (``abstain_data.npz``) so tests can refit and compare. Never point it at
+``evals/heldout``: that split judges the result.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any
 from .abstain import CLASSES, FEATURES
 
 L2 = 5.0
+#: Cases with this tag are left out of the fit (see ``abstain.py``).
+HARMFUL_TAG = "harmful"
 FOLDS = 10
 #: The threshold sits this far (in probability) below the most doubtful answerable case.
 SLACK = 0.02
@@ -163,6 +166,8 @@ def collect(cases_path: Path, suites: Path) -> tuple[Any, Any, list[str], str, i
     labels: list[int] = []
     ids: list[str] = []
     for case in cases:
+        if HARMFUL_TAG in case.tags:
+            continue  # harmful intent is the fitted prototype margin's job (see abstain.py)
         capture.request = None
         assistant.ask(case.question, history=case.history or None, profile=case.profile,
                       backend="capture")
