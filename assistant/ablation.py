@@ -19,7 +19,8 @@ COMPONENTS: dict[str, str] = {
                     "one aspect per item",
     "comparisons": "'X or Y' / 'X vs Y': every named option the catalogue has, order-free",
     "diversity": "MMR over card embeddings: no two recommendations saying the same thing",
-    "abstention": "unknown terms, private data, harmful and off-topic intent by prototypes",
+    "abstention": "declines: the fitted abstention model (abstain.json) and the fitted "
+                  "margins for unknown terms, private data, harmful and off-topic intent",
 }
 
 
