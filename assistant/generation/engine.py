@@ -123,22 +123,23 @@ def _decline(
     if protos.get("harmful", -1.0) - cards >= w.get("margin_harmful", 0.05):
         return ("out_of_scope", "kubeplan does not help evade controls, hide resource use "
                 "or attack systems.")
+    model = load_abstain()
+    if vector is not None and model.embedder == request.cards.embedder:
+        # The fitted abstention model (abstain.json) adds what the single margins miss:
+        # several weak signals together (unknown words, live facts, a homonym far from
+        # every card), at the threshold that declines no answerable dev question. It
+        # weighs them all, so its class goes before the single margins' below.
+        verdict = model.decide(abstain_features(
+            request.question, vector, request.cards, request.passages, protos, unknown,
+            request.known))
+        if verdict is not None:
+            return _model_reason(verdict[0], protos, unknown)
     if protos.get("off_topic", -1.0) - cards >= w.get("margin_off_topic", 0.05):
         return ("out_of_scope",
                 "This question is not about planning or running Kubernetes infrastructure.")
     if protos.get("private", -1.0) - cards >= w.get("margin_private", 0.05):
         return ("insufficient_evidence", "This asks about your own systems' data (incidents, "
                 "bills, current state), which kubeplan's knowledge base cannot know.")
-    model = load_abstain()
-    if vector is not None and model.embedder == request.cards.embedder:
-        # The fitted abstention model (abstain.json) adds what the single margins miss:
-        # several weak signals together (unknown words, live facts, a homonym far from
-        # every card), at the threshold that declines no answerable dev question.
-        verdict = model.decide(abstain_features(
-            request.question, vector, request.cards, request.passages, protos, unknown,
-            request.known))
-        if verdict is not None:
-            return _model_reason(verdict[0], protos, unknown)
     if unknown and top < w.get("p_unknown", 0.9):
         return ("insufficient_evidence", "The knowledge base has no evidence about "
                 + ", ".join(repr(u) for u in unknown) + ".")
@@ -150,9 +151,8 @@ def _decline(
 
 def _model_reason(status: str, protos: dict[str, float], unknown: Sequence[str]) -> Decline:
     if status == "out_of_scope":
-        if protos.get("harmful", -1.0) > protos.get("off_topic", -1.0):
-            return ("out_of_scope", "kubeplan does not help evade controls, hide resource use "
-                    "or attack systems.")
+        # Harmful intent is the margin's (above), not the model's: out of scope here is
+        # off-topic.
         return ("out_of_scope",
                 "This question is not about planning or running Kubernetes infrastructure.")
     if unknown:
