@@ -21,7 +21,8 @@ COMPONENTS: dict[str, str] = {
     "negation": "negated stretches ('we don't use Vault') left out of card matching and "
                 "scored as evidence against the cards they match",
     "diversity": "MMR over card embeddings: no two recommendations saying the same thing",
-    "abstention": "unknown terms, private data, harmful and off-topic intent by prototypes",
+    "abstention": "declines: the fitted abstention model (abstain.json) and the fitted "
+                  "margins for unknown terms, private data, harmful and off-topic intent",
 }
 
 

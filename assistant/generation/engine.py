@@ -15,6 +15,8 @@ from ..keyword import tokenize
 from ..profile import negated_split, profile_conditions
 from ..retrieval import Passage
 from ..schemas import Confidence, Decision
+from .abstain import features as abstain_features
+from .abstain import load_abstain
 from .aspects import Comparison, aspects, comparison, content
 from .scoring import Candidate, Query, Weights, load_weights, make_query, score, unknown_terms
 
@@ -66,7 +68,7 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
     unknown = tuple(unknown_terms(request.question, request.known))
     decline = None
     if "abstention" not in ablations:
-        decline = _decline(request, candidates, protos, unknown, w)
+        decline = _decline(request, candidates, protos, unknown, w, query.vector)
     result = Analysis(
         query=query,
         candidates=tuple(candidates),
@@ -138,6 +140,7 @@ def _decline(
     protos: dict[str, float],
     unknown: Sequence[str],
     w: Weights,
+    vector: Any = None,
 ) -> Decline | None:
     top = candidates[0].probability if candidates else 0.0
     cards = protos["cards"]
@@ -155,6 +158,17 @@ def _decline(
     if protos.get("harmful", -1.0) - cards >= w.get("margin_harmful", 0.05):
         return ("out_of_scope", "kubeplan does not help evade controls, hide resource use "
                 "or attack systems.")
+    model = load_abstain()
+    if vector is not None and model.embedder == request.cards.embedder:
+        # The fitted abstention model (abstain.json) adds what the single margins miss:
+        # several weak signals together (unknown words, live facts, a homonym far from
+        # every card), at the threshold that declines no answerable dev question. It
+        # weighs them all, so its class goes before the single margins' below.
+        verdict = model.decide(abstain_features(
+            request.question, vector, request.cards, request.passages, protos, unknown,
+            request.known))
+        if verdict is not None:
+            return _model_reason(verdict[0], protos, unknown)
     if protos.get("off_topic", -1.0) - cards >= w.get("margin_off_topic", 0.05):
         return ("out_of_scope",
                 "This question is not about planning or running Kubernetes infrastructure.")
@@ -168,6 +182,23 @@ def _decline(
         return ("insufficient_evidence", "No decision of kubeplan's catalogue fits this "
                 "question well enough.")
     return None
+
+
+def _model_reason(status: str, protos: dict[str, float], unknown: Sequence[str]) -> Decline:
+    if status == "out_of_scope":
+        # Harmful intent is the margin's (above), not the model's: out of scope here is
+        # off-topic.
+        return ("out_of_scope",
+                "This question is not about planning or running Kubernetes infrastructure.")
+    if unknown:
+        return ("insufficient_evidence", "The knowledge base has no evidence about "
+                + ", ".join(repr(u) for u in unknown) + ".")
+    if protos.get("private", -1.0) >= protos.get("live", -1.0):
+        return ("insufficient_evidence", "This asks about your own systems' data (incidents, "
+                "bills, current state), which kubeplan's knowledge base cannot know.")
+    return ("insufficient_evidence", "This asks for facts only a vendor or the moment knows "
+            "(current prices, another company's internals), which kubeplan's knowledge base "
+            "does not hold.")
 
 
 # --------------------------------------------------------------------------- selection

@@ -43,6 +43,7 @@ class DevCase:
     status: str
     must: list[list[str]]
     must_not: list[str]
+    tags: tuple[str, ...] = ()
 
 
 def read_cases(paths: Sequence[Path]) -> list[DevCase]:
@@ -61,6 +62,7 @@ def read_cases(paths: Sequence[Path]) -> list[DevCase]:
                 status=str(item.get("expect_status", "answered")),
                 must=[list(g) for g in item.get("must") or []],
                 must_not=list(item.get("must_not") or []),
+                tags=tuple(str(t) for t in item.get("tags") or ()),
             ))
     return out
 
