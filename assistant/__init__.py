@@ -1,10 +1,11 @@
 """kubeplan: a Kubernetes architecture planning assistant.
 
 The public surface is small and re-exported here: ``Assistant``, ``Settings``, the
-answer models, the error hierarchy, and the test doubles (``FakeEmbedder``).
+answer models, the error hierarchy, and the test doubles (``FakeEmbedder``, and
+``ChromaStore.ephemeral()`` with ``counting_calls()``).
 """
 
-from .answer_stream import (
+from assistant.chain.answer_stream import (
     CardEvent,
     DoneEvent,
     PlanEvent,
@@ -13,9 +14,9 @@ from .answer_stream import (
     SummaryEvent,
     TokenEvent,
 )
-from .api import Assistant
-from .config import Settings, load_settings
-from .errors import (
+from assistant.chain.api import Assistant
+from assistant.config import Settings, load_settings
+from assistant.errors import (
     BackendError,
     BackendUnavailableError,
     CollectionNotFoundError,
@@ -28,7 +29,9 @@ from .errors import (
     StoreLockedError,
     StoreUnavailableError,
 )
-from .schemas import (
+from assistant.index.embedding import FakeEmbedder
+from assistant.index.store import ChromaStore
+from assistant.schemas import (
     AnswerEvent,
     Chunk,
     CollectionStats,
@@ -41,8 +44,7 @@ from .schemas import (
     Source,
     Turn,
 )
-
-__version__ = "0.1.0"
+from assistant.version import __version__
 
 __all__ = [
     "AnswerEvent",
@@ -50,6 +52,7 @@ __all__ = [
     "BackendError",
     "BackendUnavailableError",
     "CardEvent",
+    "ChromaStore",
     "Chunk",
     "CollectionNotFoundError",
     "CollectionStats",
@@ -57,6 +60,7 @@ __all__ = [
     "CorpusError",
     "Decision",
     "DoneEvent",
+    "FakeEmbedder",
     "IngestReport",
     "InputError",
     "KubeplanError",
@@ -76,5 +80,6 @@ __all__ = [
     "SummaryEvent",
     "TokenEvent",
     "Turn",
+    "__version__",
     "load_settings",
 ]

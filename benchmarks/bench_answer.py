@@ -42,8 +42,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from assistant import Assistant
 from assistant.config import BUNDLED_CORPUS, Settings
-from assistant.ingest import run_ingest
-from assistant.store import ChromaStore
+from assistant.index.indexer import run_ingest
+from assistant.index.store import ChromaStore
 from benchmarks.scale import grow
 
 REPO = Path(__file__).resolve().parent.parent
@@ -114,46 +114,17 @@ def prepare(
     return assistant
 
 
-class _Counting:
-    """Counts the calls made through a Chroma client and the collections it hands out."""
-
-    def __init__(self, target: Any, calls: list[str]) -> None:
-        self._target, self._calls = target, calls
-
-    def __getattr__(self, attr: str) -> Any:
-        value = getattr(self._target, attr)
-        if not callable(value):
-            return value
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self._calls.append(attr)
-            result = value(*args, **kwargs)
-            if attr in ("get_collection", "get_or_create_collection"):
-                return _Counting(result, self._calls)
-            return result
-
-        return call
-
-
 def store_calls_per_ask(assistant: Assistant) -> float | None:
     """Calls reaching Chroma (client and collections) per warm ``ask``."""
     store = assistant.store
-    client = getattr(store, "_client", None)
-    if client is None:
+    counting = getattr(store, "counting_calls", None)
+    if counting is None:
         return None
-    calls: list[str] = []
-    store._client = _Counting(client, calls)  # type: ignore[attr-defined]
-    # Cached collection handles came from the bare client: fetch them again through the
-    # counting one (the warm-up answer), then count.
-    getattr(store, "_handles", {}).clear()
-    try:
-        assistant.ask(QUESTIONS[0])
+    with counting() as calls:
+        assistant.ask(QUESTIONS[0])  # fetches the collection handles through the counter
         calls.clear()
         for q in QUESTIONS:
             assistant.ask(q)
-    finally:
-        store._client = client  # type: ignore[attr-defined]
-        getattr(store, "_handles", {}).clear()
     return round(len(calls) / len(QUESTIONS), 2)
 
 

@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ..cards import CardIndex
-from ..catalogue import Catalogue
-from ..config import Settings
-from ..errors import BackendError
-from ..retrieval import Passage
-from ..schemas import AnswerEvent, AnswerMeta, PlanAnswer, PlanningProfile, Source, Turn
-from ..scope import SCOPE_SUMMARY
+from assistant.config import Settings
+from assistant.errors import BackendError
+from assistant.ingest.catalogue import Catalogue
+from assistant.retrieval.cards import CardIndex
+from assistant.retrieval.passages import Passage
+from assistant.schemas import AnswerEvent, AnswerMeta, PlanAnswer, PlanningProfile, Source, Turn
+from assistant.understanding.scope import SCOPE_SUMMARY
 
 BACKENDS = ("grounded", "llm")
 
@@ -43,7 +43,7 @@ class GenerationRequest:
     #: Fetches the section passages of decisions whose cards match the question but that
     #: search did not surface; ``None`` when the caller has no store at hand.
     lookup: Callable[[Sequence[str]], list[Passage]] | None = None
-    #: The decision cards as retrieval units (``assistant.cards.CardIndex``).
+    #: The decision cards as retrieval units (``assistant.retrieval.cards.CardIndex``).
     cards: CardIndex | None = None
     #: Embeds a short text (aspects, options, off-corpus sentences) like the question.
     embed: Callable[[str], Any] | None = None
@@ -52,7 +52,7 @@ class GenerationRequest:
     query_text: str = ""
     #: Whether a (stemmed) term occurs anywhere in the knowledge base.
     known: Callable[[str], bool] = lambda term: True
-    #: Engine components switched off (``assistant.ablation.COMPONENTS``).
+    #: Engine components switched off (``assistant.chain.ablation.COMPONENTS``).
     ablations: frozenset[str] = frozenset()
     #: Only decisions of this topic may be recommended (the topic filter); None: any.
     topic: str | None = None
@@ -75,11 +75,11 @@ def make_generator(name: str, settings: Settings, chat_model: Any | None = None)
     """The backend called ``name``. ``chat_model`` (a LangChain chat model) overrides
     ``settings.llm_model`` for the llm backend, e.g. a fake in tests."""
     if name == "grounded":
-        from .grounded import GroundedGenerator
+        from assistant.generation.grounded import GroundedGenerator
 
         return GroundedGenerator()
     if name == "llm":
-        from .llm import LLMGenerator
+        from assistant.generation.llm import LLMGenerator
 
         return LLMGenerator(settings, chat_model=chat_model)
     raise BackendError(

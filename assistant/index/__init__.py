@@ -1,0 +1,2 @@
+"""Index: embeddings, the vector store and its generations, the keyword index, and the
+indexer that writes them."""

@@ -1,0 +1,2 @@
+"""Understanding: what a question asks (scope, aspects, negation) and the planning
+profile it states or the conversation implies."""
