@@ -20,6 +20,8 @@ COMPONENTS: dict[str, str] = {
     "comparisons": "'X or Y' / 'X vs Y': every named option the catalogue has, order-free",
     "negation": "negated stretches ('we don't use Vault') left out of card matching and "
                 "scored as evidence against the cards they match",
+    "cloud-services": "hosting inferred from managed services only one cloud sells "
+                      "('every database is on RDS' -> aws; vocabularies/cloud_services.yaml)",
     "diversity": "MMR over card embeddings: no two recommendations saying the same thing",
     "abstention": "declines: the fitted abstention model (abstain.json) and the fitted "
                   "margins for unknown terms, private data, harmful and off-topic intent",

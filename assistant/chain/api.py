@@ -394,7 +394,10 @@ class Assistant:
         # turns: without a retraction both are the question as asked.
         asked = without_retracted(question, retracted)
         standalone = without_retracted(standalone_question(question, turns), retracted)
-        profiles = conversation_profile(question, turns, profile, retracted)
+        profiles = conversation_profile(
+            question, turns, profile, retracted,
+            infer_services="cloud-services" not in self._ablations,
+        )
         used_profile = profiles.used
 
         def finish(answer: PlanAnswer, retrieve_s: float) -> PlanAnswer:
@@ -412,10 +415,11 @@ class Assistant:
             )
             yield AnswerEvent(kind="answer", answer=finish(answer, 0.0))
             return
-        from assistant.understanding.profile import retrieval_expansion, without_negated_facts
+        from assistant.generation.engine import searched_text
+        from assistant.understanding.profile import retrieval_expansion
 
         # Facts said not to hold ("no Windows or GPU nodes") must not steer search.
-        searched = without_negated_facts(standalone)
+        searched = searched_text(standalone, self._ablations)
         expansion = retrieval_expansion(used_profile, searched) if self._expand else ""
         query = f"{searched} {expansion}".strip()
         _check_deadline(deadline, budget, "understanding the question")

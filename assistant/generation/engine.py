@@ -26,7 +26,12 @@ from assistant.retrieval.cards import CardIndex, sentence_key, sentences
 from assistant.retrieval.passages import Passage
 from assistant.schemas import Confidence, Decision
 from assistant.understanding.aspects import Comparison, aspects, comparison, content
-from assistant.understanding.profile import negated_split, profile_conditions
+from assistant.understanding.profile import (
+    negated_split,
+    profile_conditions,
+    refuted_conditions,
+    without_negated_facts,
+)
 
 if TYPE_CHECKING:
     from assistant.generation import GenerationRequest
@@ -63,8 +68,13 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
     parts, compared = question_shape(request.question, request.standalone_question, ablations)
     query = make_query(matched, parts, compared, request.embed, negated)
     conditions = profile_conditions(request.profile, f"{request.context_text} {text}")
+    # What the user's words rule out, read from their turns only (not the profile
+    # expansion): a negated fact is evidence against the cards that presuppose it.
+    refuted = (refuted_conditions(request.context_text or request.question)
+               if "negation" not in ablations else frozenset())
     candidates = score(
         query, request.passages, request.catalogue, request.cards, conditions, w, ablations,
+        refuted,
     )
     if request.topic is not None:
         # The card index holds every topic; the filter that kept search inside one topic
@@ -102,6 +112,17 @@ def card_matching_text(
     expansion = text[len(searched):].strip() if text.startswith(searched) else ""
     kept, negated = _without_negated(request.standalone_question, expansion)
     return (kept, negated) if negated else (text, "")
+
+
+def searched_text(standalone: str, ablations: frozenset[str]) -> str:
+    """What passage search reads: the question without every stretch the user negated or
+    said has ended ("we moved off on-prem", "no longer air-gapped"), so evidence, aspects
+    and cards all see the same text. Without the negation component only the negated
+    profile facts leave it."""
+    if "negation" in ablations:
+        return without_negated_facts(standalone)
+    kept, negated = negated_split(standalone)
+    return kept if negated and content(kept) else without_negated_facts(standalone)
 
 
 def _without_negated(text: str, expansion: str) -> tuple[str, str]:

@@ -63,6 +63,9 @@ def rationale(
     if c.conflicts:
         parts.append("Check first: the guidance advises against it when " +
                      "; ".join(c.conflicts) + ".")
+    if c.refuted:
+        parts.append("Check first: it presupposes " + "; ".join(c.refuted)
+                     + ", which your description rules out.")
     if why is not None:
         passage, sentence = why
         where = " > ".join(passage.chunk.heading_path) or passage.chunk.title
@@ -164,7 +167,15 @@ def summary_line(chosen: Sequence[Chosen], analysis: Analysis) -> str:
             + "."
         )
     because = f" because of: {'; '.join(lead.matched)}" if lead.matched else ""
-    return f"Start with {_quoted(lead)}{because}."
+    line = f"Start with {_quoted(lead)}{because}."
+    ids = {c.decision.id for c, _ in chosen}
+    # The card the question's words name best, left out because the user's facts rule out
+    # what it presupposes ("Do we need a fleet manager?" with one cluster): say so.
+    named = next((c for c in analysis.candidates if c.features.get("rank") == 1.0), None)
+    if named is not None and named.refuted and named.decision.id not in ids:
+        line += (f" {_quoted(named)} is not advised here: it presupposes "
+                 f"{'; '.join(named.refuted)}, which your description rules out.")
+    return line
 
 
 def _quoted(candidate: Candidate) -> str:

@@ -12,6 +12,12 @@ Features (all for one question and one decision card):
 - ``evidence``/``own_section``: votes of retrieved passages that explain the decision;
 - ``match``/``conflict``/``hosting_mismatch``: the card's ``when``/``avoid_when`` against
   the profile (``profile_conditions`` and its vocabulary);
+- ``refuted``: how many situations of the card's ``when`` the user's own words rule out
+  (negated or ended: "we no longer have Windows apps" refutes "Windows workloads"; or
+  the opposite stated: "one production cluster" refutes "many clusters"), cloud vendors
+  left to ``hosting_mismatch``; ``refuted_named``: the same times the card's match with
+  the question (cosine + BM25), so a card the question names ("Do we need a fleet
+  manager?") loses when the facts argue against it: the facts, not the wording, decide;
 - ``option``: the card is an option the question names in a comparison;
 - ``negated_dense``/``negated_bm25``: how much better the card matches the stretches the
   user negated ("we don't use Vault") than the rest of the question (all other features
@@ -55,6 +61,8 @@ FEATURES: tuple[str, ...] = (
     "match",
     "conflict",
     "hosting_mismatch",
+    "refuted",
+    "refuted_named",
     "option",
     "negated_dense",
     "negated_bm25",
@@ -64,16 +72,19 @@ FEATURES: tuple[str, ...] = (
 
 #: Features that may only count against a card (their fitted weights are kept ≤ 0): what
 #: the user negated is never evidence for a card.
-AGAINST: tuple[str, ...] = ("negated_dense", "negated_bm25", "negated_when")
+AGAINST: tuple[str, ...] = ("negated_dense", "negated_bm25", "negated_when", "refuted",
+                            "refuted_named")
 
 #: Features each ablation switches off (set to zero before the model reads them).
 ABLATED: dict[str, tuple[str, ...]] = {
     "card-retrieval": ("dense", "dense_gap", "bm25", "aspect_dense", "aspect_bm25",
                        "aspect_top", "rank", "aspect_rank"),
     "passage-evidence": ("evidence", "evidence_rel", "own_section"),
-    "profile-fit": ("match", "conflict", "hosting_mismatch"),
+    "profile-fit": ("match", "conflict", "hosting_mismatch", "refuted",
+                    "refuted_named"),
     "comparisons": ("option",),
-    "negation": ("negated_dense", "negated_bm25", "negated_when", "negated_avoid"),
+    "negation": ("negated_dense", "negated_bm25", "negated_when", "negated_avoid", "refuted",
+                 "refuted_named"),
 }
 
 #: A passage of the decision's own section counts fully; one of its document that carries
@@ -82,6 +93,8 @@ DOCUMENT_TIE = 0.35
 #: Cards scored per question: the best by card match, plus every card passages explain.
 POOL = 30
 POOL_PER_ASPECT = 5
+#: Hosting terms a mismatch of is ``hosting_mismatch``, not ``refuted``.
+CLOUD_VENDORS = frozenset({"aws", "azure", "gcp"})
 #: A free-text condition holds when the question uses this share of its words.
 FREE_TEXT_OVERLAP = 0.6
 
@@ -127,6 +140,8 @@ class Candidate:
     conflicts: list[str] = field(default_factory=list)
     #: The profile rules out every situation the card's ``when`` names (and none holds).
     ruled_out: bool = False
+    #: The situations of the card's ``when`` that the user's facts rule out.
+    refuted: list[str] = field(default_factory=list)
     aspect_scores: list[float] = field(default_factory=list)
     option_of: int | None = None
 
@@ -183,9 +198,11 @@ def _free_text_hit(condition: str, question_tokens: set[str]) -> bool:
 
 
 def assess_conditions(
-    c: Candidate, conditions: dict[str, bool | None], question_tokens: set[str]
+    c: Candidate, conditions: dict[str, bool | None], question_tokens: set[str],
+    refuted: frozenset[str] = frozenset(),
 ) -> tuple[int, int, bool]:
-    """Matched and conflicting conditions of the card; counts and hosting mismatch."""
+    """Matched and conflicting conditions of the card; counts and hosting mismatch.
+    ``refuted``: the conditions the user's own words rule out (``refuted_conditions``)."""
     d = c.decision
     hosting_terms: list[str] = []
     hosting_hit = False
@@ -210,6 +227,11 @@ def assess_conditions(
             conflicts.setdefault(item.lower(), item)
     c.matched = list(matched.values())
     c.conflicts = list(conflicts.values())
+    c.refuted = [
+        item for item in d.when
+        if (terms := [t for t in vocabulary_terms(item) if t not in CLOUD_VENDORS])
+        and all(t in refuted for t in terms)
+    ]
     # A condition without vocabulary terms may still hold, so only a ``when`` made
     # entirely of known-false terms rules the card out.
     c.ruled_out = bool(d.when) and not c.matched and all(
@@ -296,6 +318,7 @@ def score(
     conditions: dict[str, bool | None],
     weights: Weights,
     ablations: frozenset[str] = frozenset(),
+    refuted: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
     """Every candidate decision with its features and probability, best first."""
     import numpy as np
@@ -351,7 +374,7 @@ def score(
         # read matched/conflicts too, not only the model's features.
         n_match, n_conflict, mismatch = (
             (0, 0, False) if "profile-fit" in ablations
-            else assess_conditions(cand, conditions, qtokens)
+            else assess_conditions(cand, conditions, qtokens, refuted)
         )
         if decision.id in options:
             cand.option_of = options.index(decision.id)
@@ -374,6 +397,9 @@ def score(
             "match": float(min(n_match, 3)),
             "conflict": float(min(n_conflict, 2)),
             "hosting_mismatch": 1.0 if mismatch else 0.0,
+            "refuted": float(min(len(cand.refuted), 2)),
+            "refuted_named": float(min(len(cand.refuted), 2))
+            * (float(dense[row]) + float(bm25[row])),
             "option": 1.0 if cand.option_of is not None else 0.0,
             "negated_dense": float(negated_dense[row]),
             "negated_bm25": float(negated_bm25[row]),

@@ -12,9 +12,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
 
 from assistant.schemas import PlanningProfile
-from assistant.understanding.negation import Scope, is_negated, negation_scopes, split_negated
+from assistant.understanding.negation import (
+    Scope,
+    asked_spans,
+    is_negated,
+    negation_scopes,
+    split_negated,
+)
 
 _I = re.IGNORECASE
 _ALL_FIELDS = tuple(PlanningProfile.model_fields)
@@ -346,11 +356,16 @@ class Said:
 
     text: str
     scopes: list[Scope]
+    #: What a question asks whether the user needs ("Do we need a fleet manager?").
+    asked: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def of(cls, text: str) -> Said:
         text = text.replace("\u2019", "'")
-        return cls(text, negation_scopes(text))
+        return cls(text, negation_scopes(text), tuple(asked_spans(text)))
+
+    def is_asked(self, start: int, end: int) -> bool:
+        return any(a <= start and end <= b for a, b in self.asked)
 
     def masked(self, field: str) -> str:
         pattern = _LOOKALIKES.get(field)
@@ -360,7 +375,8 @@ class Said:
 
     def state(self, pattern: re.Pattern[str], field: str = "") -> bool | None:
         """True: said; False: only said negated; None: not mentioned."""
-        matches = list(pattern.finditer(self.masked(field)))
+        matches = [m for m in pattern.finditer(self.masked(field))
+                   if not self.is_asked(m.start(), m.end())]
         if not matches:
             return None
         negated = [m for m in matches if is_negated(self.scopes, m.start(), m.end())]
@@ -504,17 +520,40 @@ def negated_split(text: str) -> tuple[str, str]:
     return split_negated(said.text, fact_spans(said.text, _ALL_FIELDS))
 
 
-def read_profile(text: str) -> ProfileReading:
+@cache
+def cloud_services() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Per cloud, a pattern of the managed services only it sells
+    (``vocabularies/cloud_services.yaml``)."""
+    raw = resources.files("assistant").joinpath("vocabularies/cloud_services.yaml")
+    data = yaml.safe_load(raw.read_text(encoding="utf-8")) or {}
+    return tuple(
+        (str(cloud), re.compile(
+            r"(?<![\w-])(" + "|".join(re.escape(str(n)) for n in names) + r")(?![\w-])", _I))
+        for cloud, names in data.items() if names
+    )
+
+
+def implied_clouds(said: Said) -> list[str]:
+    """Clouds whose own managed services the message says are in use ("every database is
+    on RDS" implies AWS). An inference, used only where no hosting is named."""
+    return [cloud for cloud, pattern in cloud_services() if said.state(pattern) is True]
+
+
+def read_profile(text: str, infer_services: bool = True) -> ProfileReading:
     """What one message says about the situation, and what it says does not hold.
 
     Negated facts ("no PCI scope", "not on AWS, we run Azure", "HA is not needed") are left
     out of ``profile`` and reported in ``negated``; a negated high availability target or
-    cost focus reads as a low one.
+    cost focus reads as a low one. A message that names no hosting but a managed service
+    only one cloud sells ("our databases are on RDS") is read as hosted on that cloud
+    (unless ``infer_services`` is False: the ``cloud-services`` ablation).
     """
     said = Said.of(text)
     hosting, no_hosting = _listed(_HOSTING, said, "hosting")
     if said.state(_AZURE_IAC) and "azure" not in hosting and "azure" not in no_hosting:
         hosting.append("azure")
+    if not hosting and infer_services:
+        hosting = [c for c in implied_clouds(said) if c not in no_hosting]
     cloud = said.state(_GENERIC_CLOUD)
     if cloud is None:
         cloud = said.state(_MULTICLOUD_WORD)
@@ -574,6 +613,10 @@ MANY_CLUSTERS = re.compile(
     r"(kubernetes |k8s )?clusters\b|\bfleet\b|\bmulti-?cluster\b|\b([3-9]|\d{2,}) clusters\b",
     _I,
 )
-SINGLE_CLUSTER = re.compile(r"\b(single|one|a single|just one) (kubernetes |k8s )?cluster\b", _I)
+SINGLE_CLUSTER = re.compile(
+    r"\b(single|one|a single|just one) ((production|prod|shared|main|big) )?(kubernetes |k8s )?"
+    r"cluster\b",
+    _I,
+)
 AIRGAP = re.compile(r"\b(air[- ]?gapped|disconnected|no internet( access)?|offline sites?)\b", _I)
 MULTICLOUD = re.compile(r"\bmulti-?cloud\b|\b(two|several|multiple) cloud providers\b", _I)

@@ -178,6 +178,40 @@ def negation_scopes(text: str) -> list[Scope]:
     return sorted((s for s in scopes if s.end > s.start), key=lambda s: s.cue_start)
 
 
+#: Polar questions about needing or wanting something: their object is what the user
+#: asks about, not a fact they state ("Do we need a fleet manager?" says nothing about
+#: having many clusters; "Is a sovereign cloud worth paying for?" sets no residency rule).
+_ASKED_FORWARD = re.compile(
+    r"\b(?:do|does|would|will|should)\s+(?:we|you|they|i|it)\s+(?:really\s+|actually\s+|even\s+"
+    r"|still\s+)?(?:need|want|require|benefit\s+from)\b",
+    _I,
+)
+_ASKED_BACKWARD = re.compile(
+    r"\b(?:is|are)\s+(?=[^.?!;:]{1,60}?\s(?:really\s+|actually\s+)?(?:worth|necessary|needed"
+    r"|required|overkill|a\s+must)\b)",
+    _I,
+)
+_ASKED_END = re.compile(
+    r"\s(?:really\s+|actually\s+)?(?:worth|necessary|needed|required|overkill|a\s+must)\b", _I
+)
+
+
+def asked_spans(text: str) -> list[tuple[int, int]]:
+    """Stretches of ``text`` that a question asks whether the user needs: neither said nor
+    negated. Only inside sentences ending in a question mark."""
+    text = text.replace("\u2019", "'")
+    spans: list[tuple[int, int]] = []
+    for sentence in re.finditer(r"[^.?!]*\?", text):
+        a, b = sentence.start(), sentence.end()
+        for m in _ASKED_FORWARD.finditer(text, a, b):
+            spans.append((m.end(), b - 1))
+        for m in _ASKED_BACKWARD.finditer(text, a, b):
+            end = _ASKED_END.search(text, m.end(), b)
+            if end is not None:
+                spans.append((m.end(), end.start()))
+    return spans
+
+
 def is_negated(scopes: list[Scope], start: int, end: int) -> bool:
     """Whether the words at ``start:end`` fall in a scope and are not part of its cue."""
     return any(

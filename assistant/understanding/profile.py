@@ -45,6 +45,7 @@ __all__ = [
     "profile_conditions",
     "profile_from_conversation",
     "read_profile",
+    "refuted_conditions",
     "retract",
     "retrieval_expansion",
     "update_profile",
@@ -88,14 +89,16 @@ def update_profile(
     return PlanningProfile.model_validate(data)
 
 
-def infer_profile(question: str, history: Iterable[Turn] = ()) -> ProfileReading:
+def infer_profile(
+    question: str, history: Iterable[Turn] = (), infer_services: bool = True
+) -> ProfileReading:
     """What the user's turns (oldest first, then ``question``) say, later turns winning
     field by field, and what they say does not hold (unless a later turn says it again)."""
     profile = PlanningProfile()
     negated = PlanningProfile()
     texts = [t.content for t in history if t.role == "user"] + [question]
     for text in texts:
-        reading = read_profile(text)
+        reading = read_profile(text, infer_services)
         profile = update_profile(profile, reading, text)
         negated = update_profile(negated, ProfileReading(reading.negated, reading.profile), "also")
     # Only what the final profile does not assert stays negated.
@@ -177,6 +180,7 @@ def conversation_profile(
     history: Sequence[Turn] = (),
     explicit: PlanningProfile | None = None,
     retracted: PlanningProfile | None = None,
+    infer_services: bool = True,
 ) -> ConversationProfile:
     """Explicit and inferred profiles kept apart: the inferred one comes from the user's
     turns only, the explicit one wins field by field in ``used``, and ``changes`` lists the
@@ -184,14 +188,15 @@ def conversation_profile(
 
     ``retracted`` holds facts the user said no longer hold (e.g. an inferred fact removed
     in the UI): they leave the inferred profile, whatever turn said them, and join
-    ``negated``. The explicit profile still wins over a retraction."""
-    reading = infer_profile(question, history)
+    ``negated``. The explicit profile still wins over a retraction. ``infer_services``
+    False reads no hosting from managed services (the ``cloud-services`` ablation)."""
+    reading = infer_profile(question, history, infer_services)
     inferred = retract(reading.profile, retracted)
     users = [i for i, t in enumerate(history) if t.role == "user"]
     changes: list[ProfileChange] = []
     if users:
         last = users[-1]
-        before = infer_profile(history[last].content, history[:last]).profile
+        before = infer_profile(history[last].content, history[:last], infer_services).profile
         changes = profile_changes(retract(before, retracted), inferred)
     given = explicit or PlanningProfile()
     negated = reading.negated
@@ -362,6 +367,7 @@ def profile_conditions(profile: PlanningProfile, text: str = "") -> dict[str, bo
         )
         c["hosting provider"] = "hosting-provider" in hosting
         c["multi-cloud"] = len(hosting & _CLOUDS) >= 2
+    _negated_conditions(c, read_profile(text).negated if text else PlanningProfile())
     said = Said.of(text)
     multicloud = said.state(MULTICLOUD)
     if multicloud:
@@ -392,6 +398,62 @@ def profile_conditions(profile: PlanningProfile, text: str = "") -> dict[str, bo
     elif airgap is False:
         c["air-gapped"] = False
     return c
+
+
+#: Negated profile values and the conditions they rule out ("no stores or factories"
+#: rules out edge sites; "we no longer have Windows apps" rules out Windows workloads).
+_NEGATED_CONDITIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("hosting", "edge"): ("edge sites",),
+    ("hosting", "on-prem"): ("on-prem",),
+    ("hosting", "aws"): ("aws",),
+    ("hosting", "azure"): ("azure",),
+    ("hosting", "gcp"): ("gcp",),
+    ("hosting", "cloud"): ("public cloud",),
+    ("hosting", "hybrid"): ("hybrid",),
+    ("workloads", "stateful"): ("stateful workloads",),
+    ("workloads", "batch"): ("batch jobs",),
+    ("workloads", "gpu"): ("gpu workloads",),
+    ("workloads", "windows"): ("windows workloads",),
+    ("workloads", "arm"): ("arm nodes",),
+    ("compliance", "regulated"): ("regulated (pci, hipaa, soc 2)",),
+    ("compliance", "gdpr"): ("data residency",),
+    ("compliance", "data-residency"): ("data residency",),
+}
+
+
+def refuted_conditions(text: str) -> frozenset[str]:
+    """The conditions ``text`` itself rules out: the facts it negates or says have ended
+    ("no stores or factories", "no longer air-gapped") and the opposite of what it states
+    ("one production cluster" rules out many clusters). Unlike ``profile_conditions`` no
+    condition is false merely because another value was named."""
+    if not text:
+        return frozenset()
+    found: set[str] = set()
+    negated = read_profile(text).negated.model_dump()
+    for (key, value), conditions in _NEGATED_CONDITIONS.items():
+        if value in (negated.get(key) or []):
+            found.update(conditions)
+    said = Said.of(text)
+    if said.state(AIRGAP) is False:
+        found.add("air-gapped")
+    if said.state(MULTICLOUD) is False:
+        found.add("multi-cloud")
+    single, many = said.state(SINGLE_CLUSTER), said.state(MANY_CLUSTERS)
+    if single and not many:
+        found.add("many clusters")
+    if many and not single:
+        found.add("single cluster")
+    return frozenset(found)
+
+
+def _negated_conditions(c: dict[str, bool | None], negated: PlanningProfile) -> None:
+    """Conditions the user said do not hold, where the profile left them unknown."""
+    data = negated.model_dump()
+    for (key, value), conditions in _NEGATED_CONDITIONS.items():
+        if value in (data.get(key) or []):
+            for condition in conditions:
+                if c.get(condition) is None:
+                    c[condition] = False
 
 
 def vocabulary_terms(condition: str) -> list[str]:

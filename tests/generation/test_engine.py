@@ -199,3 +199,17 @@ def test_unknown_terms_are_names_the_knowledge_base_never_uses() -> None:
     assert unknown_terms("Does EKS support KubeQuantum autoscaling?", known) == ["KubeQuantum"]
     assert unknown_terms("How many etcd members for Kubernetes on AWS?", known) == []
     assert unknown_terms("Should we run z/OS workloads?", known) == ["z/OS"]
+
+
+def test_a_card_whose_situation_the_user_ruled_out_is_refuted() -> None:
+    fleet = cand(decision("multicluster.fleet", when=("many clusters", "GCP")), 0.9)
+    single = cand(decision("multicluster.single", when=("single cluster",)), 0.5)
+    refuted = frozenset({"many clusters"})
+    conditions: dict[str, bool | None] = {"many clusters": False, "single cluster": True}
+    assess_conditions(fleet, conditions, set(), refuted)
+    assess_conditions(single, conditions, set(), refuted)
+    assert fleet.refuted == ["many clusters"]
+    assert single.refuted == []
+    # A condition merely false (another value named) refutes nothing.
+    assess_conditions(fleet, conditions, set())
+    assert fleet.refuted == []

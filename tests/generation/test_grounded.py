@@ -205,3 +205,18 @@ def test_each_recommendation_cites_its_own_section(corpus_assistant) -> None:  #
         tags = [by_id[c].decision_ids for c in rec.citations]
         assert [rec.decision_id] in tags, (rec.decision_id, tags)
     check_grounding(answer)
+
+
+def test_the_named_card_the_facts_rule_out_is_advised_against_in_the_summary() -> None:
+    from assistant.generation.grounded import rationale, summary_line
+    from tests.generation.test_engine import analysis, cand, decision
+
+    lead = cand(decision("multicluster.single", when=("single cluster",)), 0.8,
+                matched=("single cluster",))
+    named = cand(decision("multicluster.fleet", when=("many clusters",)), 0.3)
+    named.refuted = ["many clusters"]
+    named.features = {"rank": 1.0}
+    line = summary_line([(lead, [])], analysis([lead, named]))
+    assert "Title of multicluster.fleet" in line and "rules out" in line
+    assert "rules out" not in summary_line([(lead, [])], analysis([lead]))
+    assert "presupposes many clusters" in rationale(named, [], None)

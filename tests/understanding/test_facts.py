@@ -207,3 +207,34 @@ def test_card_matching_drops_every_negated_stretch_but_fact_wording(
     text: str, kept: str, negated: str
 ) -> None:
     assert negated_split(text) == (kept, negated)
+
+
+@pytest.mark.parametrize(
+    ("text", "cloud"),
+    [
+        ("Every database is on RDS. Can our nodes move to spot instances?", "aws"),
+        ("Our analytics live in BigQuery and Cloud SQL. How should we autoscale?", "gcp"),
+        ("The app keeps its state in Cosmos DB. Which ingress should we use?", "azure"),
+    ],
+)
+def test_a_service_only_one_cloud_sells_implies_that_cloud(text: str, cloud: str) -> None:
+    assert read_profile(text).profile.hosting == [cloud]
+    assert read_profile(text, infer_services=False).profile.hosting == []
+
+
+def test_named_hosting_wins_over_a_managed_service_and_a_negated_service_implies_nothing(
+) -> None:
+    assert read_profile("We run on-prem but our reports go to RDS.").profile.hosting == [
+        "on-prem"]
+    assert read_profile("We don't use RDS or any cloud database.").profile.hosting == []
+
+
+def test_what_a_question_asks_whether_we_need_is_no_fact() -> None:
+    reading = read_profile(
+        "No GDPR scope here; we only serve customers in Texas. "
+        "Is a sovereign cloud offering worth paying for?"
+    )
+    assert reading.profile.compliance == []
+    assert reading.negated.compliance == ["gdpr"]
+    assert read_profile("Data must stay in the EU. Do we need a sovereign cloud?"
+                        ).profile.compliance == ["data-residency"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.understanding.negation import is_negated, negation_scopes, split_negated
+from assistant.understanding.negation import asked_spans, is_negated, negation_scopes, split_negated
 
 
 def _negated_words(text: str) -> list[str]:
@@ -93,3 +93,17 @@ def test_own_wording_keeps_a_negation_that_states_a_fact() -> None:
 def test_what_the_user_cannot_do_is_the_problem_and_stays() -> None:
     text = "We can't tell which service is slow. What should we add?"
     assert split_negated(text) == (text, "")
+
+
+def test_a_polar_question_about_needing_something_asks_about_it() -> None:
+    text = "We run one production cluster. Do we need a fleet manager?"
+    ((start, end),) = asked_spans(text)
+    assert text[start:end].strip() == "a fleet manager"
+    text = "Is a sovereign cloud offering worth paying for?"
+    ((start, end),) = asked_spans(text)
+    assert text[start:end].strip() == "a sovereign cloud offering"
+
+
+def test_statements_and_open_questions_ask_about_nothing() -> None:
+    assert asked_spans("We need a fleet manager for our 40 clusters.") == []
+    assert asked_spans("How should we run our 40 clusters?") == []

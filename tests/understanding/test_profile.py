@@ -13,6 +13,7 @@ from assistant.understanding.profile import (
     profile_changes,
     profile_conditions,
     profile_from_conversation,
+    refuted_conditions,
     vocabulary_terms,
 )
 
@@ -152,3 +153,23 @@ def test_a_retracted_fact_leaves_the_inferred_profile_and_joins_the_negated() ->
     explicit = PlanningProfile(hosting=["aws"])
     assert conversation_profile("ingress?", history, explicit, gone).used.hosting == ["aws"]
     assert conversation_profile("ingress?", history, None, None).inferred.hosting == ["aws"]
+
+
+def test_negated_facts_rule_their_conditions_out() -> None:
+    text = "No stores or factories anywhere, and we no longer have any Windows apps."
+    c = profile_conditions(PlanningProfile(), text)
+    assert c["edge sites"] is False
+    assert c["windows workloads"] is False
+    assert profile_conditions(PlanningProfile(), "How do we run Windows apps?")[
+        "windows workloads"] is None
+
+
+def test_refuted_conditions_are_what_the_words_rule_out_not_what_another_value_implies(
+) -> None:
+    text = ("Our edge case is simple: one region, one production cluster, no stores or "
+            "factories anywhere. Do we need a fleet manager?")
+    assert refuted_conditions(text) == {"many clusters", "edge sites"}
+    assert refuted_conditions("Our sites are no longer air-gapped.") == {"air-gapped"}
+    # Naming AWS makes "on-prem" false in the profile, but nothing was ruled out in words.
+    assert refuted_conditions("We run everything on AWS.") == frozenset()
+    assert refuted_conditions("We run 40 clusters.") == {"single cluster"}
