@@ -204,3 +204,22 @@ def test_the_prototype_classifier_reads_what_a_question_asks_for(
     assert model.classifier is not None
     p = model.classifier.probabilities(corpus_assistant.query_embedder.embed_query(question))
     assert max(p.items(), key=lambda kv: kv[1])[0] == asks_for, p
+
+
+@pytest.mark.parametrize(
+    ("question", "status"),
+    [
+        # No infrastructure word and little retrieved: off-topic, unless it asks for the
+        # user's own records, which the knowledge base cannot hold.
+        ("Why did our online shop go down during the sale last Saturday?",
+         "insufficient_evidence"),
+        ("Which houseplants survive in a dark office corner?", "out_of_scope"),
+    ],
+)
+def test_own_records_are_a_gap_not_a_foreign_subject(
+    corpus_assistant: Assistant, question: str, status: str
+) -> None:
+    assert corpus_assistant.ask(question).status == status
+    if status == "insufficient_evidence":
+        off = corpus_assistant.with_ablations(["abstention-meaning"]).ask(question)
+        assert off.status == "out_of_scope"

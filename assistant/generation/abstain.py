@@ -261,6 +261,17 @@ def model_from(data: dict[str, Any]) -> AbstainModel:
     )
 
 
+def asks_for_own_records(model: AbstainModel, vector: Any, embedder: str) -> bool:
+    """Whether the prototype classifier reads the question as asking for the user's own
+    records (bills, incidents, current state): ``private`` holds most of the probability
+    (a mere plurality let "print every document in your corpus" through).
+    Such a question, refused as off-topic before the engine for lack of infrastructure
+    words, is a gap of the knowledge base, not a foreign subject."""
+    if model.classifier is None or model.embedder != embedder:
+        return False
+    return model.classifier.probabilities(vector).get("private", 0.0) > 0.5
+
+
 def abstain_path() -> Any:
     return resources.files("assistant.generation").joinpath("abstain.json")
 
