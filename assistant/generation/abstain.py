@@ -42,7 +42,7 @@ questions at zero false refusals (cross-validated), and without it a refit of
 Classes: ``answered``, ``insufficient_evidence``, ``out_of_scope``. A question declines
 when P(answered) falls below the fitted ``threshold``, with the more probable decline
 class. Parameters live in ``abstain.json``, written by
-``python -m assistant.generation.fit_abstain`` on the dev split; this module only applies
+``python -m assistant.evaluation.fit_abstain`` on the dev split; this module only applies
 them (pure functions, numpy imported lazily). The ``abstention-meaning`` ablation sets the
 classifier and grounding features (``MEANING``) to their dev mean, so they say nothing,
 and turns the classifier's harmful check off.
@@ -59,11 +59,11 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-from ..cards import CardIndex, nearest_word
-from ..keyword import tokenize
-from ..retrieval import Passage
-from ..scope import infrastructure_terms
-from .aspects import content
+from assistant.index.keyword import tokenize
+from assistant.retrieval.cards import CardIndex, nearest_word
+from assistant.retrieval.passages import Passage
+from assistant.understanding.aspects import content
+from assistant.understanding.scope import infrastructure_terms
 
 FEATURES: tuple[str, ...] = (
     "card",
