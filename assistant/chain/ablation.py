@@ -25,6 +25,10 @@ COMPONENTS: dict[str, str] = {
     "diversity": "MMR over card embeddings: no two recommendations saying the same thing",
     "abstention": "declines: the fitted abstention model (abstain.json) and the fitted "
                   "margins for unknown terms, private data, harmful and off-topic intent",
+    "abstention-meaning": "inside the abstention model: the prototype classifier (what the "
+                          "question asks for) and the grounding check (its salient words "
+                          "in the retrieved evidence), set to their dev mean; the "
+                          "classifier's harmful check off",
 }
 
 

@@ -168,6 +168,15 @@ class Assistant:
 
         return embed
 
+    def _asks_for_own_records(self, vector: Any) -> bool:
+        """The prototype classifier of the abstention model reads the question as one
+        about the user's own records (see ``abstain.asks_for_own_records``)."""
+        if {"abstention", "abstention-meaning"} & self._ablations:
+            return False
+        from assistant.generation.abstain import asks_for_own_records, load_abstain
+
+        return asks_for_own_records(load_abstain(), vector, self.embedder.name)
+
     def _known(self, collection: str | None) -> Callable[[str], bool]:
         from assistant.retrieval.cards import near_word
 
@@ -370,7 +379,12 @@ class Assistant:
         stream: bool,
         retracted: PlanningProfile | None = None,
     ) -> Iterator[AnswerEvent]:
-        from assistant.generation import GenerationRequest, out_of_scope_answer, sources_event
+        from assistant.generation import (
+            GenerationRequest,
+            out_of_scope_answer,
+            own_records_answer,
+            sources_event,
+        )
         from assistant.ingest.untrusted import clean_question
         from assistant.understanding.conversation import standalone_question, without_retracted
         from assistant.understanding.profile import conversation_profile
@@ -445,12 +459,16 @@ class Assistant:
         _check_deadline(deadline, budget, "retrieval")
         best = max((p.dense for p in passages if p.dense is not None), default=None)
         if is_off_topic(standalone, best):
-            answer = out_of_scope_answer(
-                question,
-                generator.name,
-                used_profile,
-                "This question is not about planning or running Kubernetes infrastructure.",
-                standalone,
+            answer = (
+                own_records_answer(question, generator.name, used_profile, standalone)
+                if self._asks_for_own_records(embed(standalone))
+                else out_of_scope_answer(
+                    question,
+                    generator.name,
+                    used_profile,
+                    "This question is not about planning or running Kubernetes infrastructure.",
+                    standalone,
+                )
             )
             yield AnswerEvent(
                 kind="answer", answer=finish(answer, retrieved - started)

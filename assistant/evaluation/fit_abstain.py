@@ -14,6 +14,13 @@ and from the final model's own; the lower of the two is kept, so that what holds
 is not an artefact of the fit memorising its cases. The feature matrix is saved beside
 the model (``abstain_data.npz``) so tests can refit and compare. Never point it at
 ``evals/heldout``: that split judges the result.
+
+Before the rows are read, the *prototype classifier* is fitted (``fit_prototype_classifier``):
+a softmax over MiniLM embeddings of the cards' texts and ``asked_as`` phrasings (class
+``answered``) and of the exemplars of ``prompts/prototypes.yaml`` (one class each), classes
+weighted equally. It sees no eval case. Its P(private), P(live), P(off_topic) are
+features of the model; its P(harmful) refuses at ``harmful_threshold``, the highest any
+answerable dev question reached plus ``SLACK``.
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.generation.abstain import CLASSES, FEATURES
+from assistant.generation.abstain import CLASSES, FEATURES, PrototypeClassifier
 
 L2 = 5.0
+#: Ridge of the prototype classifier (mean loss over embeddings, see ``fit_softmax``).
+CLASSIFIER_L2 = 1.0
 #: Cases with this tag are left out of the fit (see ``abstain.py``).
 HARMFUL_TAG = "harmful"
 FOLDS = 10
@@ -36,14 +45,18 @@ SLACK = 0.02
 HERE = Path(__file__).resolve().parent.parent / "generation"
 
 
-def fit_softmax(x: Any, y: Any, classes: int, l2: float = L2) -> tuple[Any, Any]:
-    """Coefficients [features, classes] and biases minimising mean cross-entropy +
-    l2/2n·|W|² (biases unpenalised)."""
+def fit_softmax(
+    x: Any, y: Any, classes: int, l2: float = L2, sample_weight: Any = None
+) -> tuple[Any, Any]:
+    """Coefficients [features, classes] and biases minimising mean (row-weighted)
+    cross-entropy + l2/2n·|W|² (biases unpenalised)."""
     import numpy as np
     from scipy.optimize import minimize
 
     n, k = x.shape
     onehot = np.eye(classes)[y.astype(int)]
+    if sample_weight is not None:
+        onehot = onehot * np.asarray(sample_weight, dtype=np.float64)[:, None]
 
     def loss(theta: Any) -> tuple[float, Any]:
         w = theta[: k * classes].reshape(k, classes)
@@ -52,13 +65,38 @@ def fit_softmax(x: Any, y: Any, classes: int, l2: float = L2) -> tuple[Any, Any]
         z = z - z.max(axis=1, keepdims=True)
         log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         value = -float((onehot * log_p).sum()) / n + l2 / (2 * n) * float((w * w).sum())
-        d = (np.exp(log_p) - onehot) / n
+        d = (np.exp(log_p) * onehot.sum(axis=1, keepdims=True) - onehot) / n
         grad_w = x.T @ d + l2 / n * w
         return value, np.concatenate([grad_w.ravel(), d.sum(axis=0)])
 
     result = minimize(loss, np.zeros(k * classes + classes), jac=True, method="L-BFGS-B",
                       options={"maxiter": 5000, "gtol": 1e-10})
     return result.x[: k * classes].reshape(k, classes), result.x[k * classes:]
+
+
+def fit_prototype_classifier(
+    cards: Any, labels: Sequence[str], vectors: Any, l2: float = CLASSIFIER_L2
+) -> PrototypeClassifier:
+    """Softmax telling ``answered`` (``cards``: card and phrasing embeddings) from each
+    prototype class (``vectors`` labelled ``labels``); every class weighs the same in
+    the loss however many exemplars it has."""
+    import numpy as np
+
+    classes = ("answered", *dict.fromkeys(labels))
+    x = np.vstack([np.asarray(cards, dtype=np.float64), np.asarray(vectors, dtype=np.float64)])
+    y = np.asarray([0] * len(cards) + [classes.index(label) for label in labels])
+    counts = np.bincount(y, minlength=len(classes))
+    weight = len(y) / (len(classes) * counts[y])
+    w, b = fit_softmax(x, y, len(classes), l2, weight)
+    return PrototypeClassifier(classes=classes, coef=w, bias=b)
+
+
+def classifier_payload(c: PrototypeClassifier) -> dict[str, Any]:
+    return {
+        "classes": list(c.classes),
+        "coef": [[round(float(v), 5) for v in row] for row in c.coef],
+        "bias": [round(float(v), 5) for v in c.bias],
+    }
 
 
 def standardise(x: Any) -> tuple[Any, Any]:
@@ -119,7 +157,11 @@ def trade_off(p: Any, y: Any, grid: Sequence[float]) -> list[dict[str, float]]:
     return rows
 
 
-def model_payload(x: Any, y: Any, embedder: str, cases: int) -> dict[str, Any]:
+def model_payload(
+    x: Any, y: Any, embedder: str, cases: int,
+    classifier: PrototypeClassifier | None = None, p_harmful: Any = None,
+) -> dict[str, Any]:
+    """``p_harmful``: the classifier's P(harmful) of every row (for its threshold)."""
     import numpy as np
 
     mean, scale, w, b = fit(x, y)
@@ -145,11 +187,17 @@ def model_payload(x: Any, y: Any, embedder: str, cases: int) -> dict[str, Any]:
         "threshold": round(threshold, 4),
         "dev_trade_off_cross_validated": trade_off(cv, y, grid),
         "dev_trade_off_in_sample": trade_off(own, y, grid),
+        "harmful_threshold": round(min(float(np.max(p_harmful[y == 0])) + SLACK, 1.01), 4)
+        if p_harmful is not None and len(p_harmful) else 1.01,
+        "prototype_classifier": classifier_payload(classifier) if classifier else None,
     }
 
 
-def collect(cases_path: Path, suites: Path) -> tuple[Any, Any, list[str], str, int]:
-    """One feature row per dev case that reaches the engine, with its class index."""
+def collect(
+    cases_path: Path, suites: Path
+) -> tuple[Any, Any, list[str], str, int, PrototypeClassifier, Any]:
+    """One feature row per dev case that reaches the engine, with its class index, the
+    prototype classifier the rows were read with and its P(harmful) per row."""
     import numpy as np
 
     from assistant.chain.api import Assistant
@@ -161,11 +209,16 @@ def collect(cases_path: Path, suites: Path) -> tuple[Any, Any, list[str], str, i
     cases = read_cases(files)
     # The verdict is what is being fitted: the engine must not reach for it.
     assistant = Assistant().with_ablations(["abstention"])
+    index = assistant.card_index()
+    classifier = fit_prototype_classifier(
+        np.vstack([index.vectors, index.phrase_vectors]), index.prototype_labels,
+        index.prototype_vectors)
     capture = _Capture()
     assistant._generators["capture"] = capture
     rows: list[list[float]] = []
     labels: list[int] = []
     ids: list[str] = []
+    harmful: list[float] = []
     for case in cases:
         if HARMFUL_TAG in case.tags:
             continue  # harmful intent is the fitted prototype margin's job (see abstain.py)
@@ -177,14 +230,17 @@ def collect(cases_path: Path, suites: Path) -> tuple[Any, Any, list[str], str, i
             continue  # refused before the engine (injection, plain off-topic)
         analysis = analyse(request)
         values = features(request.question, analysis.query.vector, request.cards,
-                          request.passages, analysis.prototypes, analysis.unknown,
-                          request.known)
+                          request.passages, analysis.intent_vector, analysis.unknown,
+                          request.known, [c.decision.id for c in analysis.candidates],
+                          classifier)
         rows.append([values[f] for f in FEATURES])
         labels.append(CLASSES.index(case.status))
         ids.append(case.id)
+        harmful.append(classifier.probabilities(analysis.intent_vector)["harmful"])
     x = np.asarray(rows, dtype=np.float64)
     y = np.asarray(labels, dtype=np.int64)
-    return x, y, ids, assistant.embedder.name, len(cases)
+    return (x, y, ids, assistant.embedder.name, len(cases), classifier,
+            np.asarray(harmful, dtype=np.float64))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -199,17 +255,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     data_path = args.out.with_name("abstain_data.npz")
     if args.refit:
+        from assistant.generation.abstain import classifier_from
+
         with np.load(data_path) as data:
             x, y, ids = data["x"], data["y"], [str(i) for i in data["ids"]]
             embedder, cases = str(data["embedder"]), int(data["cases"])
+            p_harmful = data["p_harmful"]
+        previous = json.loads(args.out.read_text(encoding="utf-8"))
+        classifier = classifier_from(previous.get("prototype_classifier"))
     else:
-        x, y, ids, embedder, cases = collect(args.cases, args.suites)
+        x, y, ids, embedder, cases, classifier, p_harmful = collect(args.cases, args.suites)
         np.savez_compressed(data_path, x=x, y=y, ids=np.asarray(ids), embedder=embedder,
-                            cases=cases)
-    payload = model_payload(x, y, embedder, cases)
+                            cases=cases, p_harmful=p_harmful)
+    payload = model_payload(x, y, embedder, cases, classifier, p_harmful)
     args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in payload.items()
-                      if k not in ("mean", "scale", "coef", "bias")}, indent=1))
+                      if k not in ("mean", "scale", "coef", "bias", "prototype_classifier")},
+                     indent=1))
 
 
 if __name__ == "__main__":

@@ -106,6 +106,25 @@ def out_of_scope_answer(
     )
 
 
+def own_records_answer(
+    question: str,
+    backend: str,
+    profile: PlanningProfile,
+    standalone: str | None = None,
+) -> PlanAnswer:
+    """``insufficient_evidence`` for a question about the user's own systems' data."""
+    return PlanAnswer(
+        question=question,
+        status="insufficient_evidence",
+        summary="This asks about your own systems' data (incidents, bills, current state), "
+                "which kubeplan's knowledge base cannot know. Ask how to plan for it instead "
+                "(e.g. what to put in place to find such causes or costs).",
+        profile=profile,
+        backend=backend,
+        meta=AnswerMeta(standalone_question=standalone),
+    )
+
+
 def sources_event(passages: tuple[Passage, ...] | list[Passage]) -> AnswerEvent:
     return AnswerEvent(kind="sources", sources=[p.to_source() for p in passages])
 

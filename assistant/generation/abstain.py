@@ -6,8 +6,19 @@ A small multinomial logistic model over features that carry meaning, not phrases
   how far that card stands out from the tenth best (a real planning question has a card
   that fits; a look-alike is equally far from all);
 - ``passage``: the best dense cosine among the retrieved passages;
-- ``off_topic``/``private``/``live``: the best cosine with each prototype
-  class (``prompts/prototypes.yaml``) minus the best card's;
+- ``off_topic``/``private``/``live``: the mean cosine of the question with the
+  ``NEIGHBOURS`` nearest exemplars of each prototype class (``prompts/prototypes.yaml``)
+  minus the best card's; a vote of several exemplars moves less with the wording than the
+  single nearest one;
+- ``p_private``/``p_live``/``p_off_topic``: what the question asks for, read by the
+  *prototype classifier*: a softmax over the embedding, fitted (``fit_abstain``) to tell
+  the cards' own texts and phrasings (answerable planning choices) from the exemplars of
+  each prototype class (the user's own records, facts only a vendor or the moment knows,
+  other subjects, harmful intent). It is fitted on those data files, never on eval cases;
+- ``ground_gap``: the grounding check: the IDF-weighted share of the question's content
+  words (misspellings mapped to the knowledge base's word first) that neither the
+  retrieved passages nor the cards the engine would recommend use. A named thing found
+  nowhere weighs most;
 - ``unknown_share``: the share of the question's content words the knowledge base never
   uses (the BM25 vocabulary of the store and the cards, typos forgiven);
 - ``unknown_names``: names of the question (capitalised, CamelCase, versioned) the
@@ -17,10 +28,12 @@ A small multinomial logistic model over features that carry meaning, not phrases
 - ``infra_share``: the share of content words from the infrastructure vocabulary
   (``prompts/scope.yaml``).
 
-Harmful intent is not this model's job: the fitted margin over the ``harmful`` prototypes
-(``weights.json``) refuses it, and the fit leaves the dev cases tagged ``harmful`` out. With
-five such cases the model learnt to refuse short security questions ("what protects our
-clusters from ransomware?") that sit near the harmful exemplars.
+Harmful intent is not the softmax model's job: the fitted margin over the ``harmful``
+prototypes (``weights.json``) or the prototype classifier's P(harmful) at or above its
+fitted ``harmful_threshold`` (the highest any answerable dev question reached, plus a
+slack) refuses it, and the fit leaves the dev cases tagged ``harmful`` out. With five such
+cases the model learnt to refuse short security questions ("what protects our clusters
+from ransomware?") that sit near the harmful exemplars.
 
 The card model's probability is left out on purpose: with it the dev fit declined fewer
 questions at zero false refusals (cross-validated), and without it a refit of
@@ -30,7 +43,9 @@ Classes: ``answered``, ``insufficient_evidence``, ``out_of_scope``. A question d
 when P(answered) falls below the fitted ``threshold``, with the more probable decline
 class. Parameters live in ``abstain.json``, written by
 ``python -m assistant.evaluation.fit_abstain`` on the dev split; this module only applies
-them (pure functions, numpy imported lazily).
+them (pure functions, numpy imported lazily). The ``abstention-meaning`` ablation sets the
+classifier and grounding features (``MEANING``) to their dev mean, so they say nothing,
+and turns the classifier's harmful check off.
 """
 
 from __future__ import annotations
@@ -44,7 +59,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-from assistant.retrieval.cards import CardIndex
+from assistant.index.keyword import tokenize
+from assistant.retrieval.cards import CardIndex, nearest_word
 from assistant.retrieval.passages import Passage
 from assistant.understanding.aspects import content
 from assistant.understanding.scope import infrastructure_terms
@@ -60,11 +76,61 @@ FEATURES: tuple[str, ...] = (
     "unknown_names",
     "unknown_coined",
     "infra_share",
+    "p_private",
+    "p_live",
+    "p_off_topic",
+    "ground_gap",
 )
+#: The features the ``abstention-meaning`` ablation silences.
+MEANING: tuple[str, ...] = ("p_private", "p_live", "p_off_topic", "ground_gap")
+#: Exemplars per prototype class whose cosines are averaged.
+NEIGHBOURS = 3
+#: Retrieved passages and recommended cards whose words ground a question.
+GROUNDING_PASSAGES = 5
+GROUNDING_CARDS = 3
 CLASSES: tuple[str, ...] = ("answered", "insufficient_evidence", "out_of_scope")
 PROTOTYPE_CLASSES = ("off_topic", "private", "live")
 
 Status = Literal["insufficient_evidence", "out_of_scope"]
+
+
+@dataclass(frozen=True)
+class PrototypeClassifier:
+    """Softmax over a query embedding: ``answered`` (the cards' own texts) or a prototype
+    class. Fitted by ``fit_abstain.fit_prototype_classifier``."""
+
+    classes: tuple[str, ...]
+    #: One row per embedding dimension, one column per class.
+    coef: Any
+    bias: Any
+
+    def probabilities(self, vector: Any) -> dict[str, float]:
+        import numpy as np
+
+        z = np.asarray(vector, dtype=np.float64) @ self.coef + self.bias
+        e = np.exp(z - z.max())
+        return {c: float(v) for c, v in zip(self.classes, e / e.sum(), strict=True)}
+
+
+def grounding_gap(
+    question: str,
+    cards: CardIndex,
+    passages: Sequence[Passage],
+    recommended: Sequence[str],
+) -> float:
+    """IDF-weighted share of the question's content words that the top retrieved passages
+    and the recommended cards never use; misspellings count as the word they misspell."""
+    words = {nearest_word(w, cards.vocabulary) or w for w in content(question)}
+    if not words:
+        return 0.0
+    covered: set[str] = set()
+    for p in passages[:GROUNDING_PASSAGES]:
+        covered.update(tokenize(p.chunk.text))
+    for decision_id in recommended[:GROUNDING_CARDS]:
+        covered |= cards.card_terms(decision_id)
+    total = len(cards.ids)
+    weight = {w: math.log((total + 1) / (cards.card_frequency(w) + 1)) + 1e-6 for w in words}
+    return sum(weight[w] for w in words if w not in covered) / sum(weight.values())
 
 
 def features(
@@ -72,11 +138,15 @@ def features(
     query_vector: Any,
     cards: CardIndex,
     passages: Sequence[Passage],
-    prototypes: dict[str, float],
+    prototype_vector: Any,
     unknown: Sequence[str],
     known: Callable[[str], bool],
+    recommended: Sequence[str] = (),
+    classifier: PrototypeClassifier | None = None,
 ) -> dict[str, float]:
-    """The model's inputs for one question (see the module docstring)."""
+    """The model's inputs for one question (see the module docstring).
+    ``prototype_vector`` embeds the whole question (negated stretches included: "without
+    anyone noticing" is intent), ``query_vector`` what cards are matched against."""
     import numpy as np
 
     dense = np.sort(np.asarray(cards.dense(query_vector), dtype=np.float64))[::-1]
@@ -92,10 +162,16 @@ def features(
         "unknown_names": float(min(len(unknown), 2)),
         "unknown_coined": float(min(sum(1 for u in unknown if coined(u)), 2)),
         "infra_share": len(words & infra) / len(words) if words else 0.0,
+        "ground_gap": grounding_gap(question, cards, passages, recommended),
     }
+    near = cards.prototype_neighbours(prototype_vector, NEIGHBOURS)
+    best_proto = float(np.max(np.asarray(cards.dense(prototype_vector)))) if len(dense) else 0.0
     for name in PROTOTYPE_CLASSES:
         # A class without exemplars is as far as it can be.
-        out[name] = prototypes.get(name, -1.0) - prototypes.get("cards", best)
+        out[name] = near.get(name, -1.0) - best_proto
+    p = classifier.probabilities(prototype_vector) if classifier is not None else {}
+    for name in PROTOTYPE_CLASSES:
+        out[f"p_{name}"] = p.get(name, 0.0)
     return {k: out[k] for k in FEATURES}
 
 
@@ -126,10 +202,18 @@ class AbstainModel:
     threshold: float
     #: The embedding model the cosine features were fitted with.
     embedder: str = ""
+    classifier: PrototypeClassifier | None = None
+    #: P(harmful) of the prototype classifier at or above which a question is refused.
+    harmful_threshold: float = 1.01
 
-    def probabilities(self, values: dict[str, float]) -> dict[str, float]:
+    def probabilities(
+        self, values: dict[str, float], neutral: Sequence[str] = ()
+    ) -> dict[str, float]:
+        """P(class); the features in ``neutral`` are taken at their dev mean."""
         z = list(self.bias)
         for i, name in enumerate(self.features):
+            if name in neutral:
+                continue
             x = (values.get(name, 0.0) - self.mean[i]) / self.scale[i]
             for j in range(len(z)):
                 z[j] += x * self.coef[i][j]
@@ -138,14 +222,28 @@ class AbstainModel:
         total = sum(e)
         return {c: v / total for c, v in zip(self.classes, e, strict=True)}
 
-    def decide(self, values: dict[str, float]) -> tuple[Status, float] | None:
+    def decide(
+        self, values: dict[str, float], neutral: Sequence[str] = ()
+    ) -> tuple[Status, float] | None:
         """The decline class and P(answered), or ``None`` when the question is answered."""
-        p = self.probabilities(values)
+        p = self.probabilities(values, neutral)
         if p["answered"] >= self.threshold:
             return None
         status: Status = ("out_of_scope" if p["out_of_scope"] > p["insufficient_evidence"]
                           else "insufficient_evidence")
         return status, p["answered"]
+
+
+def classifier_from(data: dict[str, Any] | None) -> PrototypeClassifier | None:
+    if not data:
+        return None
+    import numpy as np
+
+    return PrototypeClassifier(
+        classes=tuple(data["classes"]),
+        coef=np.asarray(data["coef"], dtype=np.float64),
+        bias=np.asarray(data["bias"], dtype=np.float64),
+    )
 
 
 def model_from(data: dict[str, Any]) -> AbstainModel:
@@ -158,7 +256,20 @@ def model_from(data: dict[str, Any]) -> AbstainModel:
         bias=tuple(float(v) for v in data["bias"]),
         threshold=float(data["threshold"]),
         embedder=str(data.get("embedder", "")),
+        classifier=classifier_from(data.get("prototype_classifier")),
+        harmful_threshold=float(data.get("harmful_threshold", 1.01)),
     )
+
+
+def asks_for_own_records(model: AbstainModel, vector: Any, embedder: str) -> bool:
+    """Whether the prototype classifier reads the question as asking for the user's own
+    records (bills, incidents, current state): ``private`` holds most of the probability
+    (a mere plurality let "print every document in your corpus" through).
+    Such a question, refused as off-topic before the engine for lack of infrastructure
+    words, is a gap of the knowledge base, not a foreign subject."""
+    if model.classifier is None or model.embedder != embedder:
+        return False
+    return model.classifier.probabilities(vector).get("private", 0.0) > 0.5
 
 
 def abstain_path() -> Any:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from assistant.errors import BackendError
+from assistant.generation.abstain import MEANING, load_abstain
 from assistant.generation.abstain import features as abstain_features
-from assistant.generation.abstain import load_abstain
 from assistant.generation.scoring import (
     Candidate,
     Query,
@@ -48,6 +48,8 @@ class Analysis:
     unknown: tuple[str, ...]
     prototypes: dict[str, float]
     narrow: bool
+    #: The whole question's embedding, which intent (prototype classes) is judged on.
+    intent_vector: Any = None
 
 
 def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analysis:
@@ -82,11 +84,12 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
         candidates = [c for c in candidates if c.decision.topic == request.topic]
     # Whether a question is harmful or off-topic is judged on all of it: "without anyone
     # noticing" is no negated interest.
-    protos = request.cards.prototype_scores(request.embed(text))
+    intent = request.embed(text)
+    protos = request.cards.prototype_scores(intent)
     unknown = tuple(unknown_terms(request.question, request.known))
     decline = None
     if "abstention" not in ablations:
-        decline = _decline(request, candidates, protos, unknown, w, query.vector)
+        decline = _decline(request, candidates, protos, unknown, w, query.vector, intent)
     result = Analysis(
         query=query,
         candidates=tuple(candidates),
@@ -95,6 +98,7 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
         unknown=unknown,
         prototypes=protos,
         narrow=len(query.aspects) == 1 and compared is None,
+        intent_vector=intent,
     )
     request.extra["analysis"] = result
     return result
@@ -170,6 +174,7 @@ def _decline(
     unknown: Sequence[str],
     w: Weights,
     vector: Any = None,
+    intent: Any = None,
 ) -> Decline | None:
     top = candidates[0].probability if candidates else 0.0
     cards = protos["cards"]
@@ -184,20 +189,27 @@ def _decline(
         return None if candidates and candidates[0].passages else (
             "insufficient_evidence", "No decision of kubeplan's catalogue fits this "
             "question well enough.")
-    if protos.get("harmful", -1.0) - cards >= w.get("margin_harmful", 0.05):
+    model = load_abstain()
+    fitted = vector is not None and intent is not None and model.embedder == request.cards.embedder
+    meaning = fitted and "abstention-meaning" not in request.ablations
+    p_harmful = (model.classifier.probabilities(intent).get("harmful", 0.0)
+                 if meaning and model.classifier is not None else 0.0)
+    if (protos.get("harmful", -1.0) - cards >= w.get("margin_harmful", 0.05)
+            or p_harmful >= model.harmful_threshold):
         return ("out_of_scope", "kubeplan does not help evade controls, hide resource use "
                 "or attack systems.")
-    model = load_abstain()
-    if vector is not None and model.embedder == request.cards.embedder:
+    if fitted:
         # The fitted abstention model (abstain.json) adds what the single margins miss:
         # several weak signals together (unknown words, live facts, a homonym far from
-        # every card), at the threshold that declines no answerable dev question. It
-        # weighs them all, so its class goes before the single margins' below.
-        verdict = model.decide(abstain_features(
-            request.question, vector, request.cards, request.passages, protos, unknown,
-            request.known))
+        # every card, a named thing nothing retrieved mentions), at the threshold that
+        # declines no answerable dev question. It weighs them all, so its class goes
+        # before the single margins' below.
+        values = abstain_features(
+            request.question, vector, request.cards, request.passages, intent, unknown,
+            request.known, [c.decision.id for c in candidates], model.classifier)
+        verdict = model.decide(values, () if meaning else MEANING)
         if verdict is not None:
-            return _model_reason(verdict[0], protos, unknown)
+            return _model_reason(verdict[0], protos, unknown, values if meaning else None)
     if protos.get("off_topic", -1.0) - cards >= w.get("margin_off_topic", 0.05):
         return ("out_of_scope",
                 "This question is not about planning or running Kubernetes infrastructure.")
@@ -213,7 +225,10 @@ def _decline(
     return None
 
 
-def _model_reason(status: str, protos: dict[str, float], unknown: Sequence[str]) -> Decline:
+def _model_reason(
+    status: str, protos: dict[str, float], unknown: Sequence[str],
+    values: dict[str, float] | None = None,
+) -> Decline:
     if status == "out_of_scope":
         # Harmful intent is the margin's (above), not the model's: out of scope here is
         # off-topic.
@@ -222,7 +237,9 @@ def _model_reason(status: str, protos: dict[str, float], unknown: Sequence[str])
     if unknown:
         return ("insufficient_evidence", "The knowledge base has no evidence about "
                 + ", ".join(repr(u) for u in unknown) + ".")
-    if protos.get("private", -1.0) >= protos.get("live", -1.0):
+    private = (values["p_private"] >= values["p_live"] if values is not None
+               else protos.get("private", -1.0) >= protos.get("live", -1.0))
+    if private:
         return ("insufficient_evidence", "This asks about your own systems' data (incidents, "
                 "bills, current state), which kubeplan's knowledge base cannot know.")
     return ("insufficient_evidence", "This asks for facts only a vendor or the moment knows "

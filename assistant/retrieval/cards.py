@@ -64,12 +64,21 @@ def sentences(text: str) -> list[str]:
 def near_word(word: str, vocabulary: frozenset[str], cutoff: float = 0.8) -> bool:
     """``word`` is one or two typos away from a vocabulary word of similar length
     (difflib ratio; only words sharing the first letter are compared, for speed)."""
+    return nearest_word(word, vocabulary, cutoff) is not None
+
+
+def nearest_word(word: str, vocabulary: frozenset[str], cutoff: float = 0.8) -> str | None:
+    """The vocabulary word ``word`` is a misspelling of (itself when the vocabulary has
+    it), or ``None``; words under five letters are too short to tell a typo apart."""
     import difflib
 
+    if word in vocabulary:
+        return word
     if len(word) < 5:
-        return False
+        return None
     pool = [v for v in _by_initial(vocabulary).get(word[0], ()) if abs(len(v) - len(word)) <= 2]
-    return bool(difflib.get_close_matches(word, pool, n=1, cutoff=cutoff))
+    found = difflib.get_close_matches(word, pool, n=1, cutoff=cutoff)
+    return found[0] if found else None
 
 
 _INITIALS: dict[int, dict[str, tuple[str, ...]]] = {}
@@ -127,6 +136,8 @@ class CardIndex:
     embedder: str = ""
     _bm25: Any = field(default=None, repr=False)
     _row: dict[str, int] = field(default_factory=dict, repr=False)
+    _terms: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    _frequency: dict[str, int] = field(default_factory=dict, repr=False)
 
     def row(self, decision_id: str) -> int:
         if not self._row:
@@ -156,6 +167,36 @@ class CardIndex:
         scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
         top = float(scores.max())
         return scores / top if top > 0 else out
+
+    def prototype_neighbours(self, query_vector: Any, k: int) -> dict[str, float]:
+        """Mean cosine of the query with the ``k`` nearest exemplars of each prototype
+        class: a vote of several exemplars moves less with the wording than the best one."""
+        import numpy as np
+
+        out: dict[str, float] = {}
+        if not len(self.prototype_labels):
+            return out
+        sims = np.asarray(self.prototype_vectors @ query_vector, dtype=np.float64)
+        labels = np.asarray(self.prototype_labels)
+        for label in dict.fromkeys(self.prototype_labels):
+            best = np.sort(sims[labels == label])[::-1][:k]
+            out[label] = float(best.mean())
+        return out
+
+    def card_terms(self, decision_id: str) -> frozenset[str]:
+        """The BM25 tokens of one card (title, recommendation, when, trade-offs, phrasings)."""
+        if not self._terms:
+            for d in self.decisions:
+                self._terms[d.id] = frozenset(tokenize(card_keyword_text(d)))
+        return self._terms.get(decision_id, frozenset())
+
+    def card_frequency(self, term: str) -> int:
+        """How many cards use ``term`` (for IDF weights)."""
+        if not self._frequency:
+            for d in self.decisions:
+                for t in self.card_terms(d.id):
+                    self._frequency[t] = self._frequency.get(t, 0) + 1
+        return self._frequency.get(term, 0)
 
     def similarity(self, a: str, b: str) -> float:
         return float(self.vectors[self.row(a)] @ self.vectors[self.row(b)])
