@@ -17,6 +17,9 @@ COMPONENTS: dict[str, str] = {
     "aspects": "splitting the question into aspects, each scored and answered on its own",
     "enumerations": "lists inside a clause ('X, Y and Z', 'needs: X, Y', '1) X 2) Y') as "
                     "one aspect per item",
+    "aspect-coverage": "each asking aspect scored on its own (in the question's hosting "
+                       "context); its best card gets a slot when it clears the fitted "
+                       "aspect_floor",
     "comparisons": "'X or Y' / 'X vs Y': every named option the catalogue has, order-free",
     "negation": "negated stretches ('we don't use Vault') left out of card matching and "
                 "scored as evidence against the cards they match",

@@ -441,7 +441,8 @@ class Assistant:
         from assistant.generation.engine import texts_to_embed
 
         embed = self._embedding(
-            [query, *texts_to_embed(asked, standalone, self._ablations, expansion)]
+            [query, *texts_to_embed(asked, standalone, self._ablations, expansion,
+                                   used_profile)]
         )
         found = self.retriever.search(query, k_used, topic, vector=embed(query))
         if sum(1 for p in found if p.chunk.decision_ids) < CURATED_MIN:

@@ -32,6 +32,8 @@ L2 = 1.0
 #: negation features: dev negation passes fell from 18 to 17 of 26).
 MUST_NOT_WEIGHT = 1.0
 # The fitted files live beside the engine that reads them.
+#: Candidate floors for an asking aspect's own best card (``aspect_floor``), lowest first.
+ASPECT_FLOORS: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 1.01)
 HERE = Path(__file__).resolve().parent.parent / "generation"
 
 
@@ -172,6 +174,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                 cand.probability = weights.probability(cand.features)
             ordered = sorted(analysis.candidates, key=lambda c: (-c.probability, c.decision.id))
             object.__setattr__(analysis, "candidates", tuple(ordered))
+            pools = []
+            for index, pool in analysis.aspect_pools:
+                for cand in pool:
+                    cand.probability = weights.probability(cand.features)
+                pools.append((index, tuple(sorted(
+                    pool, key=lambda c: (-c.probability, c.decision.id)))))
+            object.__setattr__(analysis, "aspect_pools", tuple(pools))
     settings = tune(analysed, weights)
     payload = {
         "about": "Fitted by `python -m assistant.evaluation.fit` on the dev split "
@@ -200,27 +209,38 @@ def tune(
     best: tuple[float, dict[str, float]] | None = None
     answered = [(c, a, r) for c, a, r in analysed if a is not None and r is not None
                 and c.status == "answered" and c.must]
+    def key(s: dict[str, float]) -> float:
+        w = Weights(weights.coef, weights.bias, s)
+        passed = 0.0
+        shown = 0
+        for case, analysis, request in answered:
+            assert analysis is not None and request is not None
+            assert request.cards is not None
+            ids = {c.decision.id for c, _ in select(analysis, request.cards, frozenset(), w)}
+            passed += _passes(ids, case)
+            shown += len(ids)
+        # Among equal pass counts, the smaller plans (precision).
+        return passed - shown / (100.0 * len(answered))
+
     for p_min in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
         for p_leader in (0.05, 0.1, 0.2, 0.3):
             for narrow in (1.0, 2.0, 3.0, 4.0):
                 for base in (1.0, 2.0):
                     s = {"p_min": p_min, "p_leader": p_leader, "limit_narrow": narrow,
-                         "limit_base": base, "limit_max": 8.0, "p_answer": 0.0}
-                    w = Weights(weights.coef, weights.bias, s)
-                    passed = 0.0
-                    shown = 0
-                    for case, analysis, request in answered:
-                        assert analysis is not None and request is not None
-                        assert request.cards is not None
-                        ids = {c.decision.id for c, _ in select(analysis, request.cards,
-                                                                 frozenset(), w)}
-                        passed += _passes(ids, case)
-                        shown += len(ids)
-                    # Among equal pass counts, the smaller plans (precision).
-                    key = passed - shown / (100.0 * len(answered))
-                    if best is None or key > best[0]:
-                        best = (key, s)
+                         "limit_base": base, "limit_max": 8.0, "p_answer": 0.0,
+                         "aspect_floor": ASPECT_FLOORS[0]}
+                    found = key(s)
+                    if best is None or found > best[0]:
+                        best = (found, s)
     assert best is not None
+    # The floor an asking aspect's own best card must clear to get a slot, with the
+    # other settings fixed: the one that meets the most dev cases' aspects, the higher
+    # (fewer forced slots, precision) on ties. 1.01 switches the slots off.
+    for floor in ASPECT_FLOORS:
+        s = {**best[1], "aspect_floor": floor}
+        found = key(s)
+        if found > best[0] or (found == best[0] and floor > best[1]["aspect_floor"]):
+            best = (found, s)
     settings = dict(best[1])
     print(f"selection: {settings} passes {int(best[0] + 1)}/{len(answered)}")
     settings.update(confidence_cuts(answered, Weights(weights.coef, weights.bias, settings)))

@@ -24,8 +24,8 @@ from assistant.generation.scoring import (
 from assistant.index.keyword import tokenize
 from assistant.retrieval.cards import CardIndex, sentence_key, sentences
 from assistant.retrieval.passages import Passage
-from assistant.schemas import Confidence, Decision
-from assistant.understanding.aspects import Comparison, aspects, comparison, content
+from assistant.schemas import Confidence, Decision, PlanningProfile
+from assistant.understanding.aspects import Comparison, aspect_kinds, comparison, content
 from assistant.understanding.profile import (
     negated_split,
     profile_conditions,
@@ -50,6 +50,11 @@ class Analysis:
     narrow: bool
     #: The whole question's embedding, which intent (prototype classes) is judged on.
     intent_vector: Any = None
+    #: Per asking aspect (by index into ``query.aspects``): the cards scored as if that
+    #: aspect, in the question's hosting context, were the whole question, best first.
+    aspect_pools: tuple[tuple[int, tuple[Candidate, ...]], ...] = ()
+    #: Whether each aspect asks for a decision (``False``: it states context).
+    asks: tuple[bool, ...] = ()
 
 
 def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analysis:
@@ -67,7 +72,8 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
     ablations = request.ablations
     text = request.query_text or request.standalone_question
     matched, negated = card_matching_text(request, ablations)
-    parts, compared = question_shape(request.question, request.standalone_question, ablations)
+    kinds, compared = question_kinds(request.question, request.standalone_question, ablations)
+    parts = [text for text, _ in kinds]
     query = make_query(matched, parts, compared, request.embed, negated)
     conditions = profile_conditions(request.profile, f"{request.context_text} {text}")
     # What the user's words rule out, read from their turns only (not the profile
@@ -90,6 +96,18 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
     decline = None
     if "abstention" not in ablations:
         decline = _decline(request, candidates, protos, unknown, w, query.vector, intent)
+    pools: list[tuple[int, tuple[Candidate, ...]]] = []
+    if len(kinds) > 1 and "aspect-coverage" not in ablations:
+        context = aspect_context(request.profile)
+        for i, (part, asks) in enumerate(kinds):
+            if not asks:
+                continue
+            sub = aspect_query(part, context)
+            local = score(make_query(sub, [sub], None, request.embed), request.passages,
+                          request.catalogue, request.cards, conditions, w, ablations, refuted)
+            if request.topic is not None:
+                local = [c for c in local if c.decision.topic == request.topic]
+            pools.append((i, tuple(local[:ASPECT_POOL])))
     result = Analysis(
         query=query,
         candidates=tuple(candidates),
@@ -99,6 +117,8 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
         prototypes=protos,
         narrow=len(query.aspects) == 1 and compared is None,
         intent_vector=intent,
+        aspect_pools=tuple(pools),
+        asks=tuple(asks for _, asks in kinds) if len(kinds) > 1 else (True,),
     )
     request.extra["analysis"] = result
     return result
@@ -137,34 +157,64 @@ def _without_negated(text: str, expansion: str) -> tuple[str, str]:
     return f"{kept} {expansion}".strip(), negated
 
 
-def question_shape(
+#: Cards kept per asking aspect from its own scoring (selection takes the best one).
+ASPECT_POOL = 5
+
+
+def aspect_context(profile: PlanningProfile | None) -> str:
+    """What every aspect is asked in: the hosting the profile names ("where secrets
+    live" on aws is another question than on-prem)."""
+    return " ".join(profile.hosting) if profile is not None else ""
+
+
+def aspect_query(part: str, context: str) -> str:
+    return f"{part} {context}".strip()
+
+
+def question_kinds(
     question: str, standalone: str, ablations: frozenset[str]
-) -> tuple[list[str], Comparison | None]:
-    """The aspects and the comparison of a question (a follow-up keeps its standalone
-    form as one more aspect); negated stretches are no part of any aspect."""
+) -> tuple[list[tuple[str, bool]], Comparison | None]:
+    """The aspects (each with whether it asks for a decision) and the comparison of a
+    question (a follow-up keeps its standalone form as one more, asking, aspect);
+    negated stretches are no part of any aspect."""
     if "negation" not in ablations:
         question = _without_negated(question, "")[0]
         standalone = _without_negated(standalone, "")[0]
-    parts = (aspects(question, enumerations="enumerations" not in ablations)
-             if "aspects" not in ablations else [standalone])
-    if len(parts) > 1 and question != standalone:
-        parts = [standalone, *parts]
+    kinds = (aspect_kinds(question, enumerations="enumerations" not in ablations)
+             if "aspects" not in ablations else [(standalone, True)])
+    if len(kinds) > 1 and question != standalone:
+        kinds = [(standalone, True), *kinds]
     compared = comparison(question) if "comparisons" not in ablations else None
-    return parts, compared
+    return kinds, compared
+
+
+def question_shape(
+    question: str, standalone: str, ablations: frozenset[str]
+) -> tuple[list[str], Comparison | None]:
+    """The aspects and the comparison of a question (see ``question_kinds``)."""
+    kinds, compared = question_kinds(question, standalone, ablations)
+    return [text for text, _ in kinds], compared
 
 
 def texts_to_embed(
-    question: str, standalone: str, ablations: frozenset[str], expansion: str = ""
+    question: str, standalone: str, ablations: frozenset[str], expansion: str = "",
+    profile: PlanningProfile | None = None,
 ) -> list[str]:
     """What analysis will embed beside the retrieval query, so the caller can embed it
-    all in one forward pass (``expansion``: the profile words added to the query)."""
-    parts, compared = question_shape(question, standalone, ablations)
+    all in one forward pass (``expansion``: the profile words added to the query;
+    ``profile``: the one the answer uses, for the aspects' context)."""
+    kinds, compared = question_kinds(question, standalone, ablations)
+    parts = [text for text, _ in kinds]
     negation: list[str] = []
     if "negation" not in ablations:
         kept, negated = _without_negated(standalone, expansion)
         negation = [kept, negated] if negated else []
+    local: list[str] = []
+    if len(kinds) > 1 and "aspect-coverage" not in ablations:
+        context = aspect_context(profile)
+        local = [aspect_query(text, context) for text, asks in kinds if asks]
     return [*(parts if len(parts) > 1 else []), *(compared.options if compared else ()),
-            *negation]
+            *negation, *local]
 
 
 def _decline(
@@ -320,6 +370,25 @@ def select(
         if cand.conflicts and fitting:
             continue  # the profile settles the comparison against this option
         admit(cand, forced=True)
+    # Every asking aspect whose own best card clears the fitted floor gets a slot before
+    # the global fill: a card that leads one part is not crowded out by cards that only
+    # echo the question's setting ("on AWS, a team of three").
+    by_id = {c.decision.id: c for c in ranked}
+    floor = w.get("aspect_floor", 0.3)
+    for _, pool in analysis.aspect_pools:
+        for local in sorted(pool, key=lambda c: (-c.probability, c.decision.id)):
+            if local.probability < floor:
+                break
+            cand = by_id.get(local.decision.id, local)
+            if spoken_against(cand):
+                continue
+            before = len(chosen)
+            # Forced past the alternative-pair check: two alternatives that lead two
+            # different asked parts answer different questions.
+            admit(cand, forced=True)
+            if len(chosen) > before or any(c.decision.id == local.decision.id
+                                           for c, _ in chosen):
+                break
     if len(analysis.query.aspects) > 1:
         for a in range(len(analysis.query.aspects)):
             eligible = [c for c in ranked if c.probability >= p_leader]

@@ -150,10 +150,21 @@ def summary_line(chosen: Sequence[Chosen], analysis: Analysis) -> str:
         if c.option_of is not None and c.conflicts and all(c is not o for o in options)
     ]
     if len(options) >= 2:
-        first, others = options[0], options[1:]
+        # Catalogue order, not the question's word order: "A or B" and "B or A" get one
+        # answer. The profile settles it when one option fits it better than the rest.
+        ordered = sorted(options, key=lambda c: c.decision.id)
+        fits = {c.decision.id: len(c.matched) - len(c.conflicts) for c in ordered}
+        best = max(fits.values())
+        leaders = [c for c in ordered if fits[c.decision.id] == best]
+        if len(leaders) > 1:
+            return "It depends: " + "; ".join(
+                f"{_quoted(o)} when {'; '.join(o.decision.when[:2])}" for o in ordered
+            ) + "."
+        first = leaders[0]
         because = f" ({'; '.join(first.matched)})" if first.matched else ""
         alt = "; ".join(
-            f"{_quoted(o)} when {'; '.join(o.decision.when[:2])}" for o in others
+            f"{_quoted(o)} when {'; '.join(o.decision.when[:2])}"
+            for o in ordered if o is not first
         )
         return f"Lean towards {_quoted(first)}{because}; {alt}."
     if options and rejected:

@@ -268,18 +268,58 @@ def evidence(weighted: Sequence[tuple[Passage, float]]) -> float:
 # --------------------------------------------------------------------------- scoring
 
 
+#: Cards per option considered when mapping a comparison's options to cards.
+OPTION_SHORTLIST = 5
+#: What two options being catalogue alternatives of each other adds to a mapping's score:
+#: "EKS or kubeadm" weighs the card recommending a managed service against the one
+#: recommending kubeadm, not a card that merely mentions EKS in passing.
+ALTERNATIVE_BONUS = 0.15
+
+
+#: What naming the option in its title adds: a card's title is the choice it recommends.
+TITLE_BONUS = 0.1
+
+
+def _title_share(words: set[str], decision: Decision) -> float:
+    return len(words & set(tokenize(decision.title))) / len(words) if words else 0.0
+
+
 def option_cards(query: Query, cards: CardIndex, min_match: float) -> list[str | None]:
-    """The card each comparison option names (by meaning and by name), or ``None``."""
+    """The card that recommends each comparison option, or ``None``. Each option's
+    shortlist comes by meaning and by name, a card whose title (the choice it
+    recommends) names the option counting extra; among the shortlists the joint choice
+    wins that scores best, options that are alternatives of each other counting extra.
+    The choice does not depend on the order the options were named in."""
+    import itertools
+
     import numpy as np
 
-    found: list[str | None] = []
     if query.comparison is None:
-        return found
+        return []
+    shortlists: list[list[tuple[str | None, float]]] = []
     for option, vector in zip(query.comparison.options, query.option_vectors, strict=True):
         score = cards.dense(vector) + 0.5 * cards.keyword(option)
-        best = int(np.argmax(score))
-        found.append(cards.ids[best] if float(score[best]) >= min_match else None)
-    return found
+        top = np.argsort(-score, kind="stable")[:OPTION_SHORTLIST]
+        words = content(option)
+        found: list[tuple[str | None, float]] = [
+            (cards.ids[int(i)], float(score[int(i)])
+             + TITLE_BONUS * _title_share(words, cards.decisions[int(i)]))
+            for i in top if float(score[int(i)]) >= min_match
+        ]
+        shortlists.append(found or [(None, 0.0)])
+    by_id = {d.id: d for d in cards.decisions}
+
+    def joint(choice: tuple[tuple[str | None, float], ...]) -> tuple[float, tuple[str, ...]]:
+        ids = [d for d, _ in choice if d is not None]
+        total = sum(s for _, s in choice)
+        for a, b in itertools.combinations(ids, 2):
+            if a != b and (b in by_id[a].alternatives or a in by_id[b].alternatives):
+                total += ALTERNATIVE_BONUS
+        # Ties go by the ids, whatever the order the options were named in.
+        return (round(total, 9), tuple(sorted(ids)))
+
+    best = max(itertools.product(*shortlists), key=joint)
+    return [d for d, _ in best]
 
 
 def negated_match(

@@ -130,15 +130,52 @@ def aspects(question: str, enumerations: bool = True) -> list[str]:
     """The parts of a question that each need an answer; a one-part question gives one
     aspect (itself). Order is the question's. ``enumerations=False`` (the ablation)
     keeps sentences and clauses whole instead of splitting their lists."""
-    found: list[str] = []
+    return [text for text, _ in aspect_kinds(question, enumerations)]
+
+
+#: Words that make a sentence ask for something ("how ...", "we need ...", "give us").
+#: Without one (and without "?" or a list after a colon) a sentence states context:
+#: "We're a bank on bare metal.", "600 stores, a team of four."
+_ASKING = re.compile(
+    r"\?|\b(?:how|what|which|where|when|whether|should|would|could|can|need|needs|want|"
+    r"wants|give|recommend|suggest|help|choose|pick|decide|advise|plan)\b",
+    re.IGNORECASE,
+)
+
+
+def _sentence_parts(clause: str, enumerations: bool) -> list[tuple[str, bool]]:
+    """A clause's aspects, each with whether it asks: a head before a colon that
+    introduces a list ("we need six decisions: X, Y") frames the list and asks nothing."""
+    if not enumerations:
+        return [(clause, True)] if content(clause) else []
+    masked = _mask(clause)
+    at = masked.find(": ")
+    if at > 0 and content(clause[at + 2:]):
+        head = _list_items(clause[:at])
+        tail = clause[at + 2:]
+        items = _list_items(tail, least=2, lead_in=False) or [tail.strip()]
+        framed = [(h, True) for h in head] if head else (
+            [(clause[:at], False)] if content(clause[:at]) else [])
+        return framed + [(i, True) for i in items]
+    return [(p, True) for p in _parts(clause)]
+
+
+def aspect_kinds(question: str, enumerations: bool = True) -> list[tuple[str, bool]]:
+    """``aspects`` with, for each, whether it asks for a decision (``True``) or only
+    states the situation the others are asked in (``False``: a sentence without any
+    asking word, or the head before a colon-introduced list). A question where nothing
+    asks marks every aspect as asking: then all of it is the question."""
+    found: dict[str, bool] = {}
     for sentence in _SENTENCES.split(question.strip()):
+        asks = _ASKING.search(sentence) is not None or ": " in _mask(sentence)
         for clause in _clauses(sentence):
-            if enumerations:
-                found.extend(_parts(clause))
-            elif content(clause):
-                found.append(clause)
-    unique = list(dict.fromkeys(found))
-    return unique or [question.strip()]
+            for text, part_asks in _sentence_parts(clause, enumerations):
+                found[text] = found.get(text, False) or (asks and part_asks)
+    if not found:
+        return [(question.strip(), True)]
+    if not any(found.values()):
+        return [(text, True) for text in found]
+    return list(found.items())
 
 
 # --------------------------------------------------------------------------- comparisons

@@ -13,6 +13,7 @@ from assistant.generation.scoring import (
     Query,
     Weights,
     assess_conditions,
+    option_cards,
     unknown_terms,
 )
 from assistant.index.keyword import tokenize
@@ -213,3 +214,84 @@ def test_a_card_whose_situation_the_user_ruled_out_is_refuted() -> None:
     # A condition merely false (another value named) refutes nothing.
     assess_conditions(fleet, conditions, set())
     assert fleet.refuted == []
+def _with_aspects(c: Candidate, n: int = 2) -> Candidate:
+    c.aspect_scores = [0.0] * n
+    return c
+
+
+def test_each_asked_aspect_gets_a_slot_before_the_global_fill() -> None:
+    ctx = [decision(f"hosting.c{i}") for i in range(3)]
+    asked = decision("secrets.store")
+    cards = index([*ctx, asked], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+    vector = np.zeros(4, dtype=np.float32)
+    query = Query(text="q", vector=vector, aspects=("on AWS, team of 3", "where secrets live"),
+                  aspect_vectors=(vector, vector))
+    main = [_with_aspects(cand(d, p)) for d, p in zip(ctx, (0.9, 0.85, 0.8), strict=True)]
+    low = _with_aspects(cand(asked, 0.05))  # the whole question hardly points at it
+    settings = {**SETTINGS, "limit_base": 0.0, "aspect_floor": 0.5}
+    w = Weights(coef={}, bias=0.0, settings=settings, embedder="model")
+
+    def plan(local_p: float) -> Analysis:
+        local = cand(asked, local_p)  # the aspect, scored on its own, points at it
+        return Analysis(query=query, candidates=(*main, low), conditions={}, decline=None,
+                        unknown=(), prototypes={}, narrow=False,
+                        aspect_pools=((1, (local,)),), asks=(False, True))
+
+    chosen = select(plan(0.7), cards, weights=w)
+    assert "secrets.store" in chosen_ids(chosen) and len(chosen) == 2
+    # The slot holds the question-wide candidate (its probability, its features).
+    assert next(c for c, _ in chosen if c.decision.id == "secrets.store") is low
+    # Below the fitted floor the aspect's best card earns no slot: the global fill rules.
+    assert chosen_ids(select(plan(0.3), cards, weights=w)) == ["hosting.c0", "hosting.c1"]
+
+
+def test_alternatives_leading_different_aspects_are_both_kept() -> None:
+    sso = decision("identity.sso", alternatives=["identity.no-certs"])
+    certs = decision("identity.no-certs", alternatives=["identity.sso"])
+    cards = index([sso, certs], [[1, 0, 0, 0], [0, 1, 0, 0]])
+    vector = np.zeros(4, dtype=np.float32)
+    query = Query(text="q", vector=vector, aspects=("sign in", "client certificates"),
+                  aspect_vectors=(vector, vector))
+    a, b = _with_aspects(cand(sso, 0.8)), _with_aspects(cand(certs, 0.7))
+    w = Weights(coef={}, bias=0.0, settings={**SETTINGS, "aspect_floor": 0.5},
+                embedder="model")
+    plan = Analysis(query=query, candidates=(a, b), conditions={}, decline=None, unknown=(),
+                    prototypes={}, narrow=False,
+                    aspect_pools=((0, (cand(sso, 0.8),)), (1, (cand(certs, 0.7),))),
+                    asks=(True, True))
+    assert sorted(chosen_ids(select(plan, cards, weights=w))) == [
+        "identity.no-certs", "identity.sso"]
+    # Without the aspect slots the pair needs a separating condition, which it lacks.
+    bare = Analysis(query=query, candidates=(a, b), conditions={}, decline=None, unknown=(),
+                    prototypes={}, narrow=False)
+    assert chosen_ids(select(bare, cards, weights=w)) == ["identity.sso"]
+
+
+def _titled(did: str, title: str, alternatives: Sequence[str] = ()) -> Decision:
+    return decision(did, alternatives=alternatives).model_copy(update={"title": title})
+
+
+def test_options_map_to_the_cards_that_recommend_them_whatever_the_order() -> None:
+    access = _titled("access.mappings", "Map cloud identities with EKS access entries")
+    managed = _titled("platform.managed", "Use a managed Kubernetes service (EKS, AKS, GKE)",
+                      ["platform.kubeadm"])
+    diy = _titled("platform.kubeadm", "Self-manage clusters with kubeadm", ["platform.managed"])
+    cards = index([access, managed, diy],
+                  [[1, 0, 0, 0], [0.9, 0.436, 0, 0], [0, 0, 1, 0]])
+    eks = np.asarray([1, 0.2, 0, 0], dtype=np.float32)
+    eks /= np.linalg.norm(eks)
+    kubeadm = np.asarray([0, 0, 1, 0], dtype=np.float32)
+    zero = np.zeros(4, dtype=np.float32)
+
+    def mapped(options: tuple[str, ...], vectors: tuple[np.ndarray, ...]) -> dict[str, str]:
+        query = Query(text="q", vector=zero, aspects=("q",), aspect_vectors=(zero,),
+                      comparison=Comparison(options), option_vectors=vectors)
+        found = option_cards(query, cards, 0.5)
+        return {o: f for o, f in zip(options, found, strict=True) if f is not None}
+
+    # "EKS" alone is nearest the access card, which only mentions it ...
+    assert mapped(("EKS", "x"), (eks, zero)) == {"EKS": "access.mappings"}
+    # ... weighed against kubeadm it is the managed service, the card recommending it.
+    both = {"EKS": "platform.managed", "kubeadm": "platform.kubeadm"}
+    assert mapped(("EKS", "kubeadm"), (eks, kubeadm)) == both
+    assert mapped(("kubeadm", "EKS"), (kubeadm, eks)) == both

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pytest
 
 from assistant import Assistant
-from assistant.schemas import PlanAnswer, PlanningProfile, Turn
+from assistant.generation.engine import Analysis
+from assistant.generation.grounded import summary_line
+from assistant.generation.scoring import Candidate, Query
+from assistant.schemas import Decision, PlanAnswer, PlanningProfile, Turn
+from assistant.understanding.aspects import Comparison
 from tests.chain_support import fixture_assistant
 
 
@@ -220,3 +227,54 @@ def test_the_named_card_the_facts_rule_out_is_advised_against_in_the_summary() -
     assert "Title of multicluster.fleet" in line and "rules out" in line
     assert "rules out" not in summary_line([(lead, [])], analysis([lead]))
     assert "presupposes many clusters" in rationale(named, [], None)
+# --------------------------------------------------------------------------- comparisons
+
+
+def _option(did: str, when: list[str], option: int, matched: Sequence[str] = (),
+            conflicts: Sequence[str] = ()) -> Candidate:
+    d = Decision(id=did, title=f"Use {did}", recommendation="Do the thing that fits.",
+                 when=when, avoid_when=[], tradeoffs=["t"], alternatives=[],
+                 sources=["https://example.org/x"], topic=did.split(".")[0])
+    return Candidate(decision=d, probability=0.5, matched=list(matched),
+                     conflicts=list(conflicts), option_of=option)
+
+
+def _plan(cands: list[Candidate]) -> Analysis:
+    vector = np.zeros(4, dtype=np.float32)
+    query = Query(text="q", vector=vector, aspects=("q",), aspect_vectors=(vector,),
+                  comparison=Comparison(("a", "b")))
+    return Analysis(query=query, candidates=tuple(cands), conditions={}, decline=None,
+                    unknown=(), prototypes={}, narrow=False)
+
+
+def test_an_unsettled_comparison_names_both_options_whatever_the_order() -> None:
+    flux = _option("gitops.flux", ["small team"], 0)
+    argo = _option("gitops.argo", ["developers want a UI"], 1)
+    one = summary_line([(flux, []), (argo, [])], _plan([flux, argo]))
+    other = summary_line([(argo, []), (flux, [])], _plan([argo, flux]))
+    assert one == other
+    assert one.startswith("It depends:")
+    assert "“Use gitops.flux” when small team" in one
+    assert "“Use gitops.argo” when developers want a UI" in one
+
+
+def test_the_option_the_profile_fits_leads_whatever_the_order() -> None:
+    managed = _option("platform.managed", ["small team"], 1, matched=["small team"])
+    diy = _option("platform.diy", ["large platform team"], 0)
+    for chosen in ([(diy, []), (managed, [])], [(managed, []), (diy, [])]):
+        line = summary_line(chosen, _plan([c for c, _ in chosen]))
+        assert line.startswith("Lean towards “Use platform.managed” (small team)")
+        assert "“Use platform.diy” when large platform team" in line
+
+
+@pytest.mark.slow
+def test_eks_or_kubeadm_maps_eks_to_the_managed_service_card(corpus_assistant) -> None:  # type: ignore[no-untyped-def]
+    asked = "We're a team of 4 and nobody has run Kubernetes before. Should we "
+    one = corpus_assistant.ask(asked + "use EKS or set up our own clusters with kubeadm?")
+    other = corpus_assistant.ask(asked + "set up our own clusters with kubeadm or use EKS?")
+    assert ids(one)[0] == "platform.managed-kubernetes"
+    assert set(ids(one)) == set(ids(other))
+    for answer in (one, other):
+        assert "managed Kubernetes service" in answer.summary
+        assert "kubeadm" in answer.summary
+        assert "access entries" not in answer.summary

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.understanding.aspects import aspects, comparison
+from assistant.understanding.aspects import aspect_kinds, aspects, comparison
 
 
 def test_one_part_question_is_one_aspect() -> None:
@@ -86,3 +86,39 @@ def test_the_enumeration_switch_keeps_clauses_whole() -> None:
     assert aspects(question, enumerations=False) == [question.rstrip(".")]
     assert aspects("How do we carve it up, stop noisy neighbours, and show costs?") == [
         "carve it up", "stop noisy neighbours", "show costs"]
+
+
+def test_context_sentences_and_colon_heads_ask_nothing() -> None:
+    kinds = aspect_kinds(
+        "We're a bank on bare metal with a team of ten. We need answers on: which CNI, "
+        "where secrets should live, and how to expose services."
+    )
+    assert kinds[0] == ("We're a bank on bare metal with a team of ten", False)
+    # "We need answers on" frames the list (and says nothing itself).
+    assert [t for t, asks in kinds if asks] == [
+        "which CNI", "where secrets should live", "how to expose services"]
+    # The texts are the aspects, in order.
+    assert [t for t, _ in kinds] == aspects(
+        "We're a bank on bare metal with a team of ten. We need answers on: which CNI, "
+        "where secrets should live, and how to expose services.")
+
+
+def test_a_stated_list_of_facts_is_context_beside_the_questions() -> None:
+    kinds = dict(aspect_kinds(
+        "600 stores, one small box per store, a team of four. Which distribution, and "
+        "how do updates reach the stores?"))
+    assert kinds["a team of four"] is False and kinds["600 stores"] is False
+    assert kinds["Which distribution"] is True
+    assert kinds["how do updates reach the stores?"] is True
+
+
+def test_a_colon_head_with_content_is_context() -> None:
+    kinds = aspect_kinds("Image supply chain for our platform on GCP: 1) where images are "
+                         "stored, 2) vulnerability scanning")
+    assert kinds[0] == ("Image supply chain for our platform on GCP", False)
+    assert [asks for _, asks in kinds[1:]] == [True, True]
+
+
+def test_when_nothing_asks_every_aspect_is_asked() -> None:
+    kinds = aspect_kinds("Ingress for on-prem clusters, TLS certificates and DNS records")
+    assert len(kinds) >= 2 and all(asks for _, asks in kinds)
