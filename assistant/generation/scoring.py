@@ -13,6 +13,10 @@ Features (all for one question and one decision card):
 - ``match``/``conflict``/``hosting_mismatch``: the card's ``when``/``avoid_when`` against
   the profile (``profile_conditions`` and its vocabulary);
 - ``option``: the card is an option the question names in a comparison;
+- ``learned``/``aspect_learned``/``learned_rank``: the card model learned from the
+  catalogue's own texts (``assistant/card_model.py``): the card's log-probability given
+  the question (clipped at ``LEARNED_FLOOR``, scaled to 0..1), the best over the aspects,
+  and 1/(1+rank) of the card under it;
 - ``negated_dense``/``negated_bm25``: how much better the card matches the stretches the
   user negated ("we don't use Vault") than the rest of the question (all other features
   see the question without them); ``negated_when``/``negated_avoid``: the share of the
@@ -56,6 +60,9 @@ FEATURES: tuple[str, ...] = (
     "conflict",
     "hosting_mismatch",
     "option",
+    "learned",
+    "aspect_learned",
+    "learned_rank",
     "negated_dense",
     "negated_bm25",
     "negated_when",
@@ -73,6 +80,7 @@ ABLATED: dict[str, tuple[str, ...]] = {
     "passage-evidence": ("evidence", "evidence_rel", "own_section"),
     "profile-fit": ("match", "conflict", "hosting_mismatch"),
     "comparisons": ("option",),
+    "learned-cards": ("learned", "aspect_learned", "learned_rank"),
     "negation": ("negated_dense", "negated_bm25", "negated_when", "negated_avoid"),
 }
 
@@ -82,6 +90,11 @@ DOCUMENT_TIE = 0.35
 #: Cards scored per question: the best by card match, plus every card passages explain.
 POOL = 30
 POOL_PER_ASPECT = 5
+#: Cards added to the pool by the learned card model: for the question, and per aspect.
+POOL_LEARNED = 5
+POOL_LEARNED_PER_ASPECT = 3
+#: Log-probabilities below this say only "not this card": clipped, then scaled to 0..1.
+LEARNED_FLOOR = -20.0
 #: A free-text condition holds when the question uses this share of its words.
 FREE_TEXT_OVERLAP = 0.6
 
@@ -321,7 +334,23 @@ def score(
         r = np.empty(len(c), dtype=np.float64)
         r[np.argsort(-c, kind="stable")] = np.arange(len(c))
         aspect_rank = np.minimum(aspect_rank, r)
+    use_learned = "learned-cards" not in ablations
+    learned = cards.learned_log_proba(query.vector)
+    # One aspect is the whole question (make_query reuses its vector).
+    per_aspect_learned = (
+        [cards.learned_log_proba(v) for v in query.aspect_vectors]
+        if len(query.aspect_vectors) > 1 else [learned]
+    )
+    aspect_learned = np.max(np.stack([learned, *per_aspect_learned]), axis=0)
+    learned_rank = np.empty(len(learned), dtype=np.float64)
+    learned_rank[np.argsort(-learned, kind="stable")] = np.arange(len(learned))
     pool: dict[int, None] = {}
+    if use_learned:
+        for i in np.argsort(-learned, kind="stable")[:POOL_LEARNED].tolist():
+            pool[int(i)] = None
+        for lp in per_aspect_learned:
+            for i in np.argsort(-lp, kind="stable")[:POOL_LEARNED_PER_ASPECT].tolist():
+                pool[int(i)] = None
     if "card-retrieval" not in ablations:
         for i in np.argsort(-(dense + 0.5 * bm25), kind="stable")[:POOL].tolist():
             pool[int(i)] = None
@@ -375,6 +404,9 @@ def score(
             "conflict": float(min(n_conflict, 2)),
             "hosting_mismatch": 1.0 if mismatch else 0.0,
             "option": 1.0 if cand.option_of is not None else 0.0,
+            "learned": _scaled(float(learned[row])),
+            "aspect_learned": _scaled(float(aspect_learned[row])),
+            "learned_rank": 1.0 / (1.0 + float(learned_rank[row])),
             "negated_dense": float(negated_dense[row]),
             "negated_bm25": float(negated_bm25[row]),
             "negated_when": negated_when,
@@ -385,6 +417,10 @@ def score(
         out.append(cand)
     out.sort(key=lambda c: (-c.probability, c.decision.id))
     return out
+
+
+def _scaled(log_p: float) -> float:
+    return 1.0 - max(log_p, LEARNED_FLOOR) / LEARNED_FLOOR
 
 
 def unknown_terms(question: str, known: Callable[[str], bool]) -> list[str]:
