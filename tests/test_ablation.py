@@ -66,8 +66,14 @@ def test_learned_cards_ablation_zeroes_its_features_and_pool(small: Assistant) -
     assert learned_top in alone
     off = score(*args, ablations=frozenset({"learned-cards", "card-retrieval"}))
     assert off == []
-    off_only = score(*args, ablations=frozenset({"learned-cards"}))
-    assert all(c.features[f] == 0.0 for c in off_only for f in ABLATED["learned-cards"])
+    # Switched off, the learned features read their fitted mean (0 would mean "surely
+    # not this card" and push every card down).
+    means = {"learned": 0.6, "aspect_learned": 0.7, "learned_rank": 0.1}
+    neutral = Weights(coef={}, bias=0.0, settings={}, means=means)
+    off_only = score(query, passages, small.load_catalogue(), cards, conditions, neutral,
+                     ablations=frozenset({"learned-cards"}))
+    assert off_only
+    assert all(c.features[f] == means[f] for c in off_only for f in ABLATED["learned-cards"])
 
 
 def test_with_ablations_rejects_unknown_names(small: Assistant, tmp_path: Path) -> None:

@@ -84,6 +84,12 @@ ABLATED: dict[str, tuple[str, ...]] = {
     "negation": ("negated_dense", "negated_bm25", "negated_when", "negated_avoid"),
 }
 
+#: Features whose zero is not "no information": the learned ones are a scaled
+#: log-probability, where 0 means "surely not this card", so switching them off by zeroing
+#: would push every card down. Switched off, they read their mean over the fit's rows
+#: (the same for every card: the ranking then comes from the other features alone).
+NEUTRAL_WHEN_ABLATED: tuple[str, ...] = ("learned", "aspect_learned", "learned_rank")
+
 #: A passage of the decision's own section counts fully; one of its document that carries
 #: several decisions (an overview, a pitfalls list) counts this much.
 DOCUMENT_TIE = 0.35
@@ -106,6 +112,9 @@ class Weights:
     settings: dict[str, float]
     #: The embedding model the thresholds on cosines were fitted with.
     embedder: str = ""
+    #: Mean of each feature over the fit's rows: what ``NEUTRAL_WHEN_ABLATED`` features
+    #: read when their component is switched off.
+    means: dict[str, float] = field(default_factory=dict)
 
     def probability(self, features: dict[str, float]) -> float:
         z = self.bias + sum(self.coef.get(k, 0.0) * v for k, v in features.items())
@@ -127,6 +136,7 @@ def load_weights() -> Weights:
         bias=float(data["bias"]),
         settings={k: float(v) for k, v in data.get("settings", {}).items()},
         embedder=str(data.get("embedder", "")),
+        means={k: float(v) for k, v in data.get("means", {}).items()},
     )
 
 
@@ -412,7 +422,11 @@ def score(
             "negated_when": negated_when,
             "negated_avoid": negated_avoid,
         }
-        cand.features = {k: (0.0 if k in switched else v) for k, v in features.items()}
+        cand.features = {
+            k: (weights.means.get(k, 0.0) if k in NEUTRAL_WHEN_ABLATED else 0.0)
+            if k in switched else v
+            for k, v in features.items()
+        }
         cand.probability = weights.probability(cand.features)
         out.append(cand)
     out.sort(key=lambda c: (-c.probability, c.decision.id))
