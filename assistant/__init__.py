@@ -4,7 +4,7 @@ The public surface is small and re-exported here: ``Assistant``, ``Settings``, t
 answer models, the error hierarchy, and the test doubles (``FakeEmbedder``).
 """
 
-from .answer_stream import (
+from assistant.chain.answer_stream import (
     CardEvent,
     DoneEvent,
     PlanEvent,
@@ -13,9 +13,9 @@ from .answer_stream import (
     SummaryEvent,
     TokenEvent,
 )
-from .api import Assistant
-from .config import Settings, load_settings
-from .errors import (
+from assistant.chain.api import Assistant
+from assistant.config import Settings, load_settings
+from assistant.errors import (
     BackendError,
     BackendUnavailableError,
     CollectionNotFoundError,
@@ -28,7 +28,7 @@ from .errors import (
     StoreLockedError,
     StoreUnavailableError,
 )
-from .schemas import (
+from assistant.schemas import (
     AnswerEvent,
     Chunk,
     CollectionStats,

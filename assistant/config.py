@@ -14,7 +14,7 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .errors import ConfigError
+from assistant.errors import ConfigError
 
 ENV_PREFIX = "KUBEPLAN_"
 ENV_FILE = ".env"

@@ -42,8 +42,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from assistant import Assistant
 from assistant.config import BUNDLED_CORPUS, Settings
-from assistant.ingest import run_ingest
-from assistant.store import ChromaStore
+from assistant.index.indexer import run_ingest
+from assistant.index.store import ChromaStore
 from benchmarks.scale import grow
 
 REPO = Path(__file__).resolve().parent.parent

@@ -36,7 +36,7 @@ RESULTS = REPO / "benchmarks" / "results"
 
 
 def copy_to_server(data_dir: Path, collection: str, url: str) -> int:
-    from assistant.store import ChromaStore
+    from assistant.index.store import ChromaStore
 
     local = ChromaStore.persistent(data_dir / "chroma")
     remote = ChromaStore.http(url)

@@ -183,8 +183,8 @@ def worker_textbook(docs: Path, data: Path, files: list[str]) -> dict[str, Any]:
 
 def _kubeplan(data: Path) -> tuple[Any, Any, Any]:
     from assistant.config import Settings
-    from assistant.embedding import make_embedder
-    from assistant.store import ChromaStore
+    from assistant.index.embedding import make_embedder
+    from assistant.index.store import ChromaStore
 
     # KUBEPLAN_EMBED_BACKEND / _PRECISION / _BATCH_SIZE and KUBEPLAN_CHUNK_* from the
     # environment reach both kubeplan workers, so the bare encode runs the same backend.
@@ -194,8 +194,8 @@ def _kubeplan(data: Path) -> tuple[Any, Any, Any]:
 
 
 def worker_kubeplan(docs: Path, data: Path, files: list[str]) -> dict[str, Any]:
-    from assistant.embedding import cpu_flags
-    from assistant.ingest import run_ingest
+    from assistant.index.embedding import cpu_flags
+    from assistant.index.indexer import run_ingest
 
     settings, embedder, store = _kubeplan(data)
     embedder.embed_documents(["warm-up"])  # loads the model (the ONNX export is cached)
@@ -253,9 +253,9 @@ def worker_kubeplan(docs: Path, data: Path, files: list[str]) -> dict[str, Any]:
 
 
 def _kubeplan_recall(settings: Any, embedder: Any, store: Any, files: list[str]) -> dict[str, Any]:
-    from assistant.keyword import KeywordIndexes
-    from assistant.query_encoder import fast_query_embedder
-    from assistant.retrieval import Retriever
+    from assistant.index.keyword import KeywordIndexes
+    from assistant.index.query_encoder import fast_query_embedder
+    from assistant.retrieval.passages import Retriever
 
     cases = scored_cases(files)
     query = fast_query_embedder(embedder)
@@ -292,7 +292,7 @@ def padding_ratios(tokens: list[int], batch: int) -> dict[str, float]:
 
 
 def _bare_encode(data: Path, torch_only: bool) -> dict[str, Any]:
-    from assistant.chunking import embedding_text
+    from assistant.ingest.chunking import embedding_text
 
     settings, embedder, store = _kubeplan(data)
     texts = [embedding_text(c) for c in store.iter_chunks("bench")]
@@ -314,7 +314,7 @@ def _bare_encode(data: Path, torch_only: bool) -> dict[str, Any]:
 
 
 def _autocast(precision: str) -> Any:
-    from assistant.embedding import _autocast as autocast
+    from assistant.index.embedding import _autocast as autocast
 
     return autocast(precision)
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import random
 
+from assistant.index.store import ChromaStore, generation_name
 from assistant.schemas import Chunk
-from assistant.store import ChromaStore, generation_name
 
 
 def grow(store: ChromaStore, seed: str, target: str, chunks: int) -> int:

@@ -9,9 +9,9 @@ from typing import Any
 
 from assistant import Assistant
 from assistant.config import Settings
-from assistant.embedding import FakeEmbedder
-from assistant.ingest import run_ingest
-from assistant.store import ChromaStore
+from assistant.index.embedding import FakeEmbedder
+from assistant.index.indexer import run_ingest
+from assistant.index.store import ChromaStore
 
 FIXTURE_CORPUS = Path(__file__).resolve().parent / "fixtures" / "chain" / "corpus"
 

@@ -11,7 +11,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from assistant.api import Assistant
+from assistant.chain.api import Assistant
 from assistant.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ def corpus_assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     """An ``Assistant`` over the real bundled corpus, embedded ONCE per test session with the
     real model into a private data dir. Shared by the chain, eval and UI tests: treat it
     as read-only (do not ingest into its collection or change its settings)."""
-    from assistant.ingest import run_ingest
+    from assistant.index.indexer import run_ingest
 
     data_dir = tmp_path_factory.mktemp("corpus-assistant")
     settings = Settings(data_dir=data_dir, corpus_dir=CORPUS, _env_file=None)  # type: ignore[call-arg]

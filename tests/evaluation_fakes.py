@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from assistant.catalogue import Catalogue, CorpusDocument, build_catalogue
 from assistant.config import Settings
+from assistant.ingest.catalogue import Catalogue, CorpusDocument, build_catalogue
 from assistant.schemas import (
     AnswerMeta,
     CorpusFrontMatter,

@@ -28,8 +28,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from assistant import Assistant
 from assistant.config import Settings
-from assistant.embedding import FakeEmbedder
-from assistant.ingest import ingest
+from assistant.index.embedding import FakeEmbedder
+from assistant.index.indexer import ingest
 
 REPO = Path(__file__).resolve().parent.parent
 COLLECTION = "kubeplan"
@@ -83,7 +83,7 @@ def ingest_corpus(data_dir: Path, src: Path, docs: Path, which: str, delay: floa
 
 def expected_sets(data_dir: Path, src: Path, docs: Path) -> dict[str, list[str]]:
     """Ingest A, then B, and record the chunk ids of each complete generation."""
-    from assistant.store import ChromaStore
+    from assistant.index.store import ChromaStore
 
     found = {}
     for which in ("a", "b"):
@@ -105,7 +105,7 @@ def wait_for_go(go: Path, ready: Path) -> tuple[float, float]:
 
 def writer(data_dir: Path, src: Path, docs: Path, go: Path, delay: float) -> int:
     """Alternate A and B until the end; print one JSON line per ingest."""
-    from assistant.store import ChromaStore
+    from assistant.index.store import ChromaStore
 
     ChromaStore.persistent(settings_for(data_dir).store_dir)  # warm: imports, client
     _start, end = wait_for_go(go, go.with_name("ready-writer"))

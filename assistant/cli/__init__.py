@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..errors import KubeplanError
+from assistant.errors import KubeplanError
 
 app = typer.Typer(
     name="kubeplan",
@@ -21,10 +21,10 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 # Each module adds its commands to ``app`` on import.
-from . import answers as _answers  # noqa: E402,F401
-from . import doctor as _doctor  # noqa: E402,F401
-from . import evaluate as _evaluate  # noqa: E402,F401
-from . import kb as _kb  # noqa: E402,F401
+from assistant.cli import answers as _answers  # noqa: E402,F401
+from assistant.cli import doctor as _doctor  # noqa: E402,F401
+from assistant.cli import evaluate as _evaluate  # noqa: E402,F401
+from assistant.cli import kb as _kb  # noqa: E402,F401
 
 
 def main() -> None:

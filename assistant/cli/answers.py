@@ -13,11 +13,11 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from . import app
+from assistant.cli import app
 
 if TYPE_CHECKING:
-    from ..api import Assistant
-    from ..schemas import PlanAnswer, PlanningProfile, Source
+    from assistant.chain.api import Assistant
+    from assistant.schemas import PlanAnswer, PlanningProfile, Source
 
 console = Console(highlight=False)
 
@@ -46,8 +46,8 @@ _STATUS = {
 def _assistant(one_shot: bool = False) -> Assistant:
     """``one_shot``: the process answers once and exits, so ``query_encoder=auto`` means
     numpy (ONNX Runtime's import and session cost more than its faster pass saves)."""
-    from ..api import Assistant
-    from ..config import load_settings
+    from assistant.chain.api import Assistant
+    from assistant.config import load_settings
 
     settings = load_settings()
     if one_shot and settings.query_encoder == "auto":
@@ -60,9 +60,9 @@ def read_profile(path: Path) -> PlanningProfile:
     import yaml
     from pydantic import ValidationError
 
-    from ..errors import InputError
-    from ..loading import load_yaml_bounded
-    from ..schemas import PlanningProfile
+    from assistant.errors import InputError
+    from assistant.ingest.loading import load_yaml_bounded
+    from assistant.schemas import PlanningProfile
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -97,7 +97,7 @@ def source_label(source: Source) -> str:
 
 def render_answer(answer: PlanAnswer, out: Console) -> None:
     """Recommendation cards with numbered citations, then the sources they point to."""
-    from ..profile import negated_items
+    from assistant.understanding.profile import negated_items
 
     color = _STATUS.get(answer.status, "white")
     out.print(f"[bold {color}]{answer.status.replace('_', ' ')}[/]  {escape(answer.summary)}")
@@ -176,8 +176,8 @@ def chat(
 ) -> None:
     """Interactive planning conversation. /profile shows the profile (/profile FILE loads
     one), /reset starts over, /quit leaves."""
-    from ..errors import KubeplanError
-    from ..schemas import Turn
+    from assistant.errors import KubeplanError
+    from assistant.schemas import Turn
 
     assistant = _assistant()
     explicit = read_profile(profile) if profile else None
@@ -248,7 +248,7 @@ def retrieve(
 @app.command()
 def schema() -> None:
     """JSON Schema of PlanAnswer, Recommendation, Source and PlanningProfile."""
-    from ..schemas import PlanAnswer, PlanningProfile, Recommendation, Source
+    from assistant.schemas import PlanAnswer, PlanningProfile, Recommendation, Source
 
     _json(
         {

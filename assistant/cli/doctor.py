@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import app
+from assistant.cli import app
 
 console = Console(highlight=False)
 _STYLE = {"ok": "green", "warning": "yellow", "damaged": "bold red", "error": "red"}
@@ -30,10 +30,10 @@ def doctor(
 ) -> None:
     """Check the store, each collection and its pointer, the manifests, the model and
     the settings; exit 1 when something is damaged or wrong."""
-    from ..config import load_settings
-    from ..doctor import Check, DoctorReport, diagnose
-    from ..doctor import repair as run_repair
-    from ..errors import ConfigError
+    from assistant.config import load_settings
+    from assistant.errors import ConfigError
+    from assistant.index.doctor import Check, DoctorReport, diagnose
+    from assistant.index.doctor import repair as run_repair
 
     try:
         settings = load_settings()

@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..config import BUNDLED_CORPUS
-from . import app
+from assistant.cli import app
+from assistant.config import BUNDLED_CORPUS
 
 if TYPE_CHECKING:
-    from ..evaluation.results import EvalReport
+    from assistant.evaluation.results import EvalReport
 
 #: Where the project keeps its eval files (next to the bundled corpus in a checkout).
 EVALS_DIR = BUNDLED_CORPUS.parent / "evals"
@@ -133,9 +133,9 @@ def eval_command(
     ] = None,
 ) -> None:
     """Run eval cases over one or more backends (or a retrieval set over a collection)."""
-    from ..api import Assistant
-    from ..errors import InputError
-    from ..evaluation import (
+    from assistant.chain.api import Assistant
+    from assistant.errors import InputError
+    from assistant.evaluation import (
         compare,
         gate,
         load_report,
@@ -146,9 +146,9 @@ def eval_command(
         write_baseline,
         write_reports,
     )
-    from ..evaluation.ablate import resolve, run_ablations
-    from ..evaluation.regressions import describe, load_allowed_regressions, newly_failing
-    from ..evaluation.splits import SPLIT_CHOICES, load_cases_file, load_split
+    from assistant.evaluation.ablate import resolve, run_ablations
+    from assistant.evaluation.regressions import describe, load_allowed_regressions, newly_failing
+    from assistant.evaluation.splits import SPLIT_CHOICES, load_cases_file, load_split
 
     console = Console()
     err = Console(stderr=True)
@@ -218,7 +218,7 @@ def eval_command(
 
 
 def _fit_support(console: Console, assistant: Any) -> None:
-    from ..evaluation.support import THRESHOLD_FILE, fit_support, load_pairs, save_threshold
+    from assistant.evaluation.support import THRESHOLD_FILE, fit_support, load_pairs, save_threshold
 
     pairs_file = _evals_dir() / "support-pairs.yaml"
     fit = fit_support(assistant.embedder, load_pairs(pairs_file), "evals/support-pairs.yaml")
@@ -230,8 +230,8 @@ def _fit_support(console: Console, assistant: Any) -> None:
 
 
 def _print_summary(console: Console, report: EvalReport) -> None:
-    from ..evaluation.report import ablation_table, fmt, split_rows
-    from ..evaluation.report import headline_rows as rows_of
+    from assistant.evaluation.report import ablation_table, fmt, split_rows
+    from assistant.evaluation.report import headline_rows as rows_of
 
     table = Table(title=f"kubeplan {report.kind} eval (95% bootstrap CI)")
     table.add_column("metric", no_wrap=True)

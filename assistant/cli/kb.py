@@ -11,12 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import app, err_console
+from assistant.cli import app, err_console
 
 if TYPE_CHECKING:
-    from ..api import Assistant
-    from ..ingest import IngestProgress
-    from ..schemas import IngestReport
+    from assistant.chain.api import Assistant
+    from assistant.index.indexer import IngestProgress
+    from assistant.schemas import IngestReport
 
 console = Console()
 
@@ -47,8 +47,8 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Load, chunk, embed and store documents; a re-run embeds only what changed."""
-    from ..api import Assistant
-    from ..config import load_settings
+    from assistant.chain.api import Assistant
+    from assistant.config import load_settings
 
     assistant = Assistant(load_settings())
     with _progress() as on_progress:
@@ -88,8 +88,8 @@ def _export_query_model(assistant: Assistant) -> None:
 @app.command()
 def stats(collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
     """Chunks, sources and topics of a collection, its last ingest time and location."""
-    from ..api import Assistant
-    from ..config import load_settings
+    from assistant.chain.api import Assistant
+    from assistant.config import load_settings
 
     result = Assistant(load_settings()).stats(collection)
     if as_json:
@@ -110,7 +110,7 @@ def stats(collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
 @app.command()
 def config(as_json: JsonOpt = False) -> None:
     """The effective settings and where each value came from."""
-    from ..config import load_settings
+    from assistant.config import load_settings
 
     infos = load_settings().describe()
     if as_json:

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .cases import (
+from assistant.evaluation.cases import (
     Case,
     RetrievalCase,
     RetrievalSet,
@@ -17,9 +17,15 @@ from .cases import (
     parse_cases,
     unknown_references,
 )
-from .compare import DEFAULT_TOLERANCE, compare, gate, load_report, parse_fail_under
-from .report import to_html, to_markdown, write_baseline, write_reports
-from .results import (
+from assistant.evaluation.compare import (
+    DEFAULT_TOLERANCE,
+    compare,
+    gate,
+    load_report,
+    parse_fail_under,
+)
+from assistant.evaluation.report import to_html, to_markdown, write_baseline, write_reports
+from assistant.evaluation.results import (
     ANSWER_METRICS,
     RETRIEVAL_METRICS,
     BackendSummary,
@@ -28,7 +34,7 @@ from .results import (
     EvalReport,
     Gate,
 )
-from .runner import run_eval, run_retrieval_eval, score_answer, score_retrieval
+from assistant.evaluation.runner import run_eval, run_retrieval_eval, score_answer, score_retrieval
 
 __all__ = [
     "ANSWER_METRICS",

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from ..ablation import COMPONENTS, checked
-from ..catalogue import Catalogue
-from ..embedding import Embedder
-from .cases import Case
-from .results import AblationRow, SplitSummary
-from .runner import AnswerSource, Progress, run_eval
+from assistant.chain.ablation import COMPONENTS, checked
+from assistant.evaluation.cases import Case
+from assistant.evaluation.results import AblationRow, SplitSummary
+from assistant.evaluation.runner import AnswerSource, Progress, run_eval
+from assistant.index.embedding import Embedder
+from assistant.ingest.catalogue import Catalogue
 
 ABLATION_METRICS: tuple[str, ...] = ("pass_rate", "decision_recall")
 

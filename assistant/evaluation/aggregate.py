@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..schemas import TOPICS
-from .calibration import calibration
-from .metrics import MetricSummary, mean, summarize
-from .results import (
+from assistant.evaluation.calibration import calibration
+from assistant.evaluation.metrics import MetricSummary, mean, summarize
+from assistant.evaluation.results import (
     ANSWER_METRICS,
     LATENCY,
     TIMING_METRICS,
@@ -15,7 +14,8 @@ from .results import (
     CaseResult,
     SplitSummary,
 )
-from .suites import suite_metrics
+from assistant.evaluation.suites import suite_metrics
+from assistant.schemas import TOPICS
 
 
 def metric_summary(metric: str, results: Sequence[CaseResult], ci: bool = True) -> MetricSummary:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .results import Calibration, CalibrationRow, CaseResult
+from assistant.evaluation.results import Calibration, CalibrationRow, CaseResult
 
 LABEL_PROBABILITY: dict[str, float] = {"high": 0.85, "medium": 0.6, "low": 0.35}
 LABELS: tuple[str, ...] = ("high", "medium", "low")

@@ -14,8 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import InputError
-from ..schemas import TOPICS, PlanningProfile, Status, Turn
+from assistant.errors import InputError
+from assistant.schemas import TOPICS, PlanningProfile, Status, Turn
 
 _SLUG = r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$"
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..errors import InputError
-from .aggregate import metric_summary
-from .metrics import paired_bootstrap_p, sign_test_p
-from .results import (
+from assistant.errors import InputError
+from assistant.evaluation.aggregate import metric_summary
+from assistant.evaluation.metrics import paired_bootstrap_p, sign_test_p
+from assistant.evaluation.results import (
     LATENCY,
     LOWER_IS_BETTER,
     TIMING_METRICS,

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..schemas import PlanAnswer, PlanningProfile, Source
+from assistant.schemas import PlanAnswer, PlanningProfile, Source
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-+.][a-z0-9]+)*")
 _STOP = frozenset(

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..catalogue import Catalogue
-from ..conversation import standalone_question
-from ..embedding import Embedder
-from . import metrics as m
-from .cases import Case
-from .results import CaseResult
+from assistant.evaluation import metrics as m
+from assistant.evaluation.cases import Case
+from assistant.evaluation.results import CaseResult
+from assistant.index.embedding import Embedder
+from assistant.ingest.catalogue import Catalogue
+from assistant.understanding.conversation import standalone_question
 
 REFERENCE = "cards-cosine-top5"
 TOP_N = 5

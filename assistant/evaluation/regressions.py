@@ -11,9 +11,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import InputError
-from .cases import read_yaml
-from .results import CaseResult, EvalReport
+from assistant.errors import InputError
+from assistant.evaluation.cases import read_yaml
+from assistant.evaluation.results import CaseResult, EvalReport
 
 _SLUG = r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$"
 

@@ -8,10 +8,10 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cases import SPLITS
-from .metrics import MetricSummary
-from .results import TIMING_METRICS, EvalReport, SplitSummary
-from .suites import ALL_SUITE_METRICS
+from assistant.evaluation.cases import SPLITS
+from assistant.evaluation.metrics import MetricSummary
+from assistant.evaluation.results import TIMING_METRICS, EvalReport, SplitSummary
+from assistant.evaluation.suites import ALL_SUITE_METRICS
 
 _ANSWER_COLUMNS = (
     "pass_rate",

@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..schemas import PlanAnswer
-from .metrics import MetricSummary
+from assistant.evaluation.metrics import MetricSummary
+from assistant.schemas import PlanAnswer
 
 ANSWER_METRICS: tuple[str, ...] = (
     "pass_rate",

@@ -11,18 +11,24 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol, cast
 
-from ..catalogue import Catalogue, load_catalogue
-from ..config import Settings
-from ..embedding import Embedder
-from ..errors import BackendError, ConfigError, ModelMissingError, StoreError
-from ..query_encoder import fast_query_embedder
-from ..schemas import TOPICS, Decision, PlanAnswer, PlanningProfile, Source, Turn
-from . import metrics as m
-from .aggregate import summarize_backend, summarize_splits
-from .cases import Case, RetrievalSet
-from .reference import REFERENCE, CardsCosine, score_reference
-from .results import ANSWER_METRICS, LATENCY, RETRIEVAL_METRICS, CaseResult, EvalReport
-from .support import SupportJudge, load_threshold
+from assistant.config import Settings
+from assistant.errors import BackendError, ConfigError, ModelMissingError, StoreError
+from assistant.evaluation import metrics as m
+from assistant.evaluation.aggregate import summarize_backend, summarize_splits
+from assistant.evaluation.cases import Case, RetrievalSet
+from assistant.evaluation.reference import REFERENCE, CardsCosine, score_reference
+from assistant.evaluation.results import (
+    ANSWER_METRICS,
+    LATENCY,
+    RETRIEVAL_METRICS,
+    CaseResult,
+    EvalReport,
+)
+from assistant.evaluation.support import SupportJudge, load_threshold
+from assistant.index.embedding import Embedder
+from assistant.index.query_encoder import fast_query_embedder
+from assistant.ingest.catalogue import Catalogue, load_catalogue
+from assistant.schemas import TOPICS, Decision, PlanAnswer, PlanningProfile, Source, Turn
 
 Progress = Callable[[int, int, str], None]
 """``progress(done, total, label)``, called after each case."""
@@ -237,7 +243,7 @@ def score_retrieval(
 
 
 def _version() -> str:
-    from .. import __version__
+    from assistant import __version__
 
     return __version__
 
@@ -247,7 +253,7 @@ def assistant_embedder(assistant: AnswerSource) -> Embedder:
     found = getattr(assistant, "embedder", None)
     if found is not None:
         return cast(Embedder, found)
-    from ..embedding import make_embedder
+    from assistant.index.embedding import make_embedder
 
     return make_embedder(assistant.settings)
 

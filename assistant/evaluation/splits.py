@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from .cases import SPLITS, Case, Split, check_unique, parse_cases, read_yaml
+from assistant.errors import InputError
+from assistant.evaluation.cases import SPLITS, Case, Split, check_unique, parse_cases, read_yaml
 
 SPLIT_CHOICES: tuple[str, ...] = (*SPLITS, "all")
 _FILE_KEYS = frozenset({"suite", "split", "cases", "description"})

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .metrics import MetricSummary, summarize
-from .results import CaseResult
+from assistant.evaluation.metrics import MetricSummary, summarize
+from assistant.evaluation.results import CaseResult
 
 SUITE_METRICS: dict[str, tuple[str, ...]] = {
     "paraphrases": ("consistency", "variant_pass_rate"),

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..embedding import Embedder
-from ..errors import InputError
-from ..query_encoder import fast_query_embedder
-from .cases import read_yaml
+from assistant.errors import InputError
+from assistant.evaluation.cases import read_yaml
+from assistant.index.embedding import Embedder
+from assistant.index.query_encoder import fast_query_embedder
 
 THRESHOLD_FILE = Path(__file__).with_name("support_threshold.json")
 

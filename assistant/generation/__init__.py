@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ..cards import CardIndex
-from ..catalogue import Catalogue
-from ..config import Settings
-from ..errors import BackendError
-from ..retrieval import Passage
-from ..schemas import AnswerEvent, AnswerMeta, PlanAnswer, PlanningProfile, Source, Turn
-from ..scope import SCOPE_SUMMARY
+from assistant.config import Settings
+from assistant.errors import BackendError
+from assistant.ingest.catalogue import Catalogue
+from assistant.retrieval.cards import CardIndex
+from assistant.retrieval.passages import Passage
+from assistant.schemas import AnswerEvent, AnswerMeta, PlanAnswer, PlanningProfile, Source, Turn
+from assistant.understanding.scope import SCOPE_SUMMARY
 
 BACKENDS = ("grounded", "llm")
 
@@ -75,11 +75,11 @@ def make_generator(name: str, settings: Settings, chat_model: Any | None = None)
     """The backend called ``name``. ``chat_model`` (a LangChain chat model) overrides
     ``settings.llm_model`` for the llm backend, e.g. a fake in tests."""
     if name == "grounded":
-        from .grounded import GroundedGenerator
+        from assistant.generation.grounded import GroundedGenerator
 
         return GroundedGenerator()
     if name == "llm":
-        from .llm import LLMGenerator
+        from assistant.generation.llm import LLMGenerator
 
         return LLMGenerator(settings, chat_model=chat_model)
     raise BackendError(

@@ -29,7 +29,7 @@ questions at zero false refusals (cross-validated), and without it a refit of
 Classes: ``answered``, ``insufficient_evidence``, ``out_of_scope``. A question declines
 when P(answered) falls below the fitted ``threshold``, with the more probable decline
 class. Parameters live in ``abstain.json``, written by
-``python -m assistant.generation.fit_abstain`` on the dev split; this module only applies
+``python -m assistant.evaluation.fit_abstain`` on the dev split; this module only applies
 them (pure functions, numpy imported lazily).
 """
 
@@ -44,10 +44,10 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-from ..cards import CardIndex
-from ..retrieval import Passage
-from ..scope import infrastructure_terms
-from .aspects import content
+from assistant.retrieval.cards import CardIndex
+from assistant.retrieval.passages import Passage
+from assistant.understanding.aspects import content
+from assistant.understanding.scope import infrastructure_terms
 
 FEATURES: tuple[str, ...] = (
     "card",

@@ -9,19 +9,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..cards import CardIndex, sentence_key, sentences
-from ..errors import BackendError
-from ..keyword import tokenize
-from ..profile import negated_split, profile_conditions
-from ..retrieval import Passage
-from ..schemas import Confidence, Decision
-from .abstain import features as abstain_features
-from .abstain import load_abstain
-from .aspects import Comparison, aspects, comparison, content
-from .scoring import Candidate, Query, Weights, load_weights, make_query, score, unknown_terms
+from assistant.errors import BackendError
+from assistant.generation.abstain import features as abstain_features
+from assistant.generation.abstain import load_abstain
+from assistant.generation.scoring import (
+    Candidate,
+    Query,
+    Weights,
+    load_weights,
+    make_query,
+    score,
+    unknown_terms,
+)
+from assistant.index.keyword import tokenize
+from assistant.retrieval.cards import CardIndex, sentence_key, sentences
+from assistant.retrieval.passages import Passage
+from assistant.schemas import Confidence, Decision
+from assistant.understanding.aspects import Comparison, aspects, comparison, content
+from assistant.understanding.profile import negated_split, profile_conditions
 
 if TYPE_CHECKING:
-    from . import GenerationRequest
+    from assistant.generation import GenerationRequest
 
 Decline = tuple[Literal["insufficient_evidence", "out_of_scope"], str]
 

@@ -12,18 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
-from ..profile import VOCABULARY, open_question, vocabulary_terms
-from ..retrieval import Passage
-from ..schemas import (
-    AnswerEvent,
-    AnswerMeta,
-    PlanAnswer,
-    PlanningProfile,
-    Recommendation,
-    Source,
-)
-from . import GenerationRequest, sources_event, text_tokens, unique_sources
-from .engine import (
+from assistant.generation import GenerationRequest, sources_event, text_tokens, unique_sources
+from assistant.generation.engine import (
     Analysis,
     Chosen,
     analyse,
@@ -33,7 +23,17 @@ from .engine import (
     target_vector,
     why_sentence,
 )
-from .scoring import Candidate
+from assistant.generation.scoring import Candidate
+from assistant.retrieval.passages import Passage
+from assistant.schemas import (
+    AnswerEvent,
+    AnswerMeta,
+    PlanAnswer,
+    PlanningProfile,
+    Recommendation,
+    Source,
+)
+from assistant.understanding.profile import VOCABULARY, open_question, vocabulary_terms
 
 NAME = "grounded"
 
@@ -234,7 +234,7 @@ def compose(request: GenerationRequest) -> PlanAnswer:
 
 
 def declined(request: GenerationRequest, analysis: Analysis, meta: AnswerMeta) -> PlanAnswer:
-    from . import out_of_scope_answer
+    from assistant.generation import out_of_scope_answer
 
     assert analysis.decline is not None
     status, reason = analysis.decline

@@ -21,14 +21,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..config import Settings
-from ..errors import BackendError, BackendUnavailableError
-from ..retrieval import Passage
-from ..schemas import AnswerEvent, AnswerMeta, PlanAnswer, Recommendation, Source
-from ..untrusted import flatten, instruction_flags
-from . import GenerationRequest, sources_event, unique_sources
-from .engine import analyse
-from .grounded import declined, describe_profile
+from assistant.config import Settings
+from assistant.errors import BackendError, BackendUnavailableError
+from assistant.generation import GenerationRequest, sources_event, unique_sources
+from assistant.generation.engine import analyse
+from assistant.generation.grounded import declined, describe_profile
+from assistant.ingest.untrusted import flatten, instruction_flags
+from assistant.retrieval.passages import Passage
+from assistant.schemas import AnswerEvent, AnswerMeta, PlanAnswer, Recommendation, Source
 
 NAME = "llm"
 #: Candidates the model chooses from: the shared engine's semantic pool, best first.
@@ -386,7 +386,7 @@ def build_chat_model(settings: Settings) -> Any:
             "anthropic:claude-sonnet-4-5, ollama:llama3.1), or use the grounded backend.",
         )
     if spec.startswith("fake"):
-        from .fake import fake_chat_model
+        from assistant.generation.fake import fake_chat_model
 
         return fake_chat_model(spec)
     if ":" not in spec:

@@ -1,6 +1,6 @@
 """Decision scoring shared by both backends: a candidate pool from the card index and
 the retrieved passages, one feature vector per candidate, and the fitted logistic model
-(``weights.json``, written by ``python -m assistant.generation.fit``) that turns it into
+(``weights.json``, written by ``python -m assistant.evaluation.fit``) that turns it into
 a probability.
 
 Features (all for one question and one decision card):
@@ -36,13 +36,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ..cards import CardIndex
-from ..catalogue import Catalogue
-from ..keyword import tokenize
-from ..profile import VOCABULARY, display, vocabulary_terms
-from ..retrieval import Passage
-from ..schemas import Decision
-from .aspects import Comparison, content
+from assistant.index.keyword import tokenize
+from assistant.ingest.catalogue import Catalogue
+from assistant.retrieval.cards import CardIndex
+from assistant.retrieval.passages import Passage
+from assistant.schemas import Decision
+from assistant.understanding.aspects import Comparison, content
+from assistant.understanding.profile import VOCABULARY, display, vocabulary_terms
 
 FEATURES: tuple[str, ...] = (
     "dense",

@@ -17,13 +17,13 @@ from urllib.parse import quote
 
 import streamlit as st
 
-from ..api import Assistant
-from ..config import Settings, load_settings
-from ..errors import KubeplanError
-from ..export import escape_markdown as esc
-from ..schemas import TOPICS, Decision
-from .logic import hide_paths
-from .state import state
+from assistant.chain.api import Assistant
+from assistant.chain.export import escape_markdown as esc
+from assistant.config import Settings, load_settings
+from assistant.errors import KubeplanError
+from assistant.schemas import TOPICS, Decision
+from assistant.ui.logic import hide_paths
+from assistant.ui.state import state
 
 log = logging.getLogger("kubeplan.app")
 

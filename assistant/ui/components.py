@@ -7,16 +7,16 @@ from typing import Literal
 
 import streamlit as st
 
-from ..errors import KubeplanError
-from ..export import decision_madr, plan_markdown
-from ..export import escape_markdown as esc
-from ..feedback import FeedbackStore
-from ..plan_diff import PlanDiff
-from ..profile import VOCABULARY, open_question
-from ..schemas import Recommendation, Source
-from . import logic
-from .common import Ctx, callback, catalogue, covered_topics, safe_url
-from .state import Message, explicit, state
+from assistant.chain.export import decision_madr, plan_markdown
+from assistant.chain.export import escape_markdown as esc
+from assistant.chain.feedback import FeedbackStore
+from assistant.chain.plan_diff import PlanDiff
+from assistant.errors import KubeplanError
+from assistant.schemas import Recommendation, Source
+from assistant.ui import logic
+from assistant.ui.common import Ctx, callback, catalogue, covered_topics, safe_url
+from assistant.ui.state import Message, explicit, state
+from assistant.understanding.profile import VOCABULARY, open_question
 
 BadgeColour = Literal["green", "orange", "gray"]
 CONFIDENCE_COLOUR: dict[str, BadgeColour] = {"high": "green", "medium": "orange", "low": "gray"}

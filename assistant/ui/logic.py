@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..export import PROFILE_LABELS, profile_items
-from ..schemas import Decision, PlanAnswer, PlanningProfile, Recommendation, Source
+from assistant.chain.export import PROFILE_LABELS, profile_items
+from assistant.schemas import Decision, PlanAnswer, PlanningProfile, Recommendation, Source
 
 #: Used when the settings have no ``max_question_chars``.
 DEFAULT_MAX_QUESTION_CHARS = 2000

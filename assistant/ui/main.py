@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..config import load_settings
-from ..export import escape_markdown as esc
-from .common import guarded
-from .pages.chat import chat_page
-from .pages.feedback import feedback_page
-from .pages.knowledge import kb_page
-from .sidebar import PAGES, keep_form_values, profile_form, sidebar
-from .state import init_state, state
+from assistant.chain.export import escape_markdown as esc
+from assistant.config import load_settings
+from assistant.ui.common import guarded
+from assistant.ui.pages.chat import chat_page
+from assistant.ui.pages.feedback import feedback_page
+from assistant.ui.pages.knowledge import kb_page
+from assistant.ui.sidebar import PAGES, keep_form_values, profile_form, sidebar
+from assistant.ui.state import init_state, state
 
 
 def run() -> None:

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .common import warm_up
+from assistant.ui.common import warm_up
 
 READY_PATH = "/kubeplan/ready"
 _ready = threading.Event()

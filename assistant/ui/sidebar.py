@@ -7,13 +7,20 @@ from typing import Any
 
 import streamlit as st
 
-from ..config import Settings
-from ..errors import KubeplanError
-from ..export import escape_markdown as esc
-from ..schemas import TOPICS, PlanningProfile
-from . import logic
-from .common import Ctx, cached_assistant, callback, llm_problem, public, shared_settings
-from .state import explicit, inferred, new_chat, state
+from assistant.chain.export import escape_markdown as esc
+from assistant.config import Settings
+from assistant.errors import KubeplanError
+from assistant.schemas import TOPICS, PlanningProfile
+from assistant.ui import logic
+from assistant.ui.common import (
+    Ctx,
+    cached_assistant,
+    callback,
+    llm_problem,
+    public,
+    shared_settings,
+)
+from assistant.ui.state import explicit, inferred, new_chat, state
 
 PAGES = ("Chat", "Knowledge base", "Feedback")
 BACKENDS = ("grounded", "llm")

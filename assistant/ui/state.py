@@ -13,8 +13,8 @@ from typing import Any
 
 import streamlit as st
 
-from ..plan_diff import PlanDiff
-from ..schemas import PlanAnswer, PlanningProfile, Source, Turn
+from assistant.chain.plan_diff import PlanDiff
+from assistant.schemas import PlanAnswer, PlanningProfile, Source, Turn
 
 # {"role": "user", "content": str} or
 # {"role": "assistant", "answer": PlanAnswer, "key": str, "history": list[Turn],

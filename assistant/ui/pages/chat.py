@@ -7,23 +7,28 @@ import uuid
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from ...answer_stream import CardEvent, DoneEvent, RetrievedEvent, SummaryEvent, TokenEvent
-from ...errors import BackendUnavailableError, KubeplanError
-from ...export import escape_markdown as esc
-from ...export import plan_markdown
-from ...plan_diff import diff_plans
-from ...profile import extract_profile
-from ...schemas import PlanAnswer, PlanningProfile, Source, Turn
-from .. import logic
-from ..common import Ctx, callback, show_error
-from ..components import (
+from assistant.chain.answer_stream import (
+    CardEvent,
+    DoneEvent,
+    RetrievedEvent,
+    SummaryEvent,
+    TokenEvent,
+)
+from assistant.chain.export import escape_markdown as esc
+from assistant.chain.export import plan_markdown
+from assistant.chain.plan_diff import diff_plans
+from assistant.errors import BackendUnavailableError, KubeplanError
+from assistant.schemas import PlanAnswer, PlanningProfile, Source, Turn
+from assistant.ui import logic
+from assistant.ui.common import Ctx, callback, show_error
+from assistant.ui.components import (
     card_body,
     render_answer,
     render_compact,
     render_status,
     render_superseded,
 )
-from ..state import (
+from assistant.ui.state import (
     Message,
     answer_message,
     explicit,
@@ -36,6 +41,7 @@ from ..state import (
     superseded,
     turns,
 )
+from assistant.understanding.profile import extract_profile
 
 #: Most characters of a long question shown in the conversation (the whole is asked).
 SHOWN_QUESTION_CHARS = 600

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ...feedback import FeedbackStore, draft_eval_case_yaml
-from ..common import Ctx, catalogue
+from assistant.chain.feedback import FeedbackStore, draft_eval_case_yaml
+from assistant.ui.common import Ctx, catalogue
 
 
 def feedback_page(ctx: Ctx) -> None:

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from ...errors import InputError, KubeplanError
-from ...export import escape_markdown as esc
-from ...ingest import IngestProgress, check_ingest_folder
-from ...schemas import IngestReport
-from ..common import Ctx, guarded, public, safe_url, show_error
-from ..components import source_expander
-from ..state import state
+from assistant.chain.export import escape_markdown as esc
+from assistant.errors import InputError, KubeplanError
+from assistant.index.indexer import IngestProgress, check_ingest_folder
+from assistant.schemas import IngestReport
+from assistant.ui.common import Ctx, guarded, public, safe_url, show_error
+from assistant.ui.components import source_expander
+from assistant.ui.state import state
 
 
 def kb_page(ctx: Ctx) -> None:

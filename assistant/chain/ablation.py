@@ -1,0 +1,39 @@
+"""Switchable components of the answer engine, for ablation runs (``kubeplan eval --ablate``).
+
+Lowest layer: the harness reads ``COMPONENTS`` at run time, the engine reads the set of
+switched-off names from ``GenerationRequest.ablations``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from assistant.errors import InputError
+
+COMPONENTS: dict[str, str] = {
+    "card-retrieval": "dense (MiniLM) and BM25 match of the question against the decision cards",
+    "learned-cards": "the softmax card model fitted on the catalogue's own texts "
+                     "(phrasings, fields, section sentences): its features and pool",
+    "passage-evidence": "votes of the retrieved passages for the decisions they explain",
+    "profile-fit": "when/avoid_when of each card checked against the planning profile",
+    "aspects": "splitting the question into aspects, each scored and answered on its own",
+    "enumerations": "lists inside a clause ('X, Y and Z', 'needs: X, Y', '1) X 2) Y') as "
+                    "one aspect per item",
+    "comparisons": "'X or Y' / 'X vs Y': every named option the catalogue has, order-free",
+    "negation": "negated stretches ('we don't use Vault') left out of card matching and "
+                "scored as evidence against the cards they match",
+    "diversity": "MMR over card embeddings: no two recommendations saying the same thing",
+    "abstention": "declines: the fitted abstention model (abstain.json) and the fitted "
+                  "margins for unknown terms, private data, harmful and off-topic intent",
+}
+
+
+def checked(names: Iterable[str]) -> frozenset[str]:
+    """``names`` as a set, or ``InputError`` naming the first unknown one."""
+    found = frozenset(names)
+    for name in sorted(found):
+        if name not in COMPONENTS:
+            raise InputError(
+                f"unknown ablation {name!r}.", f"use one of: {', '.join(COMPONENTS)}."
+            )
+    return found

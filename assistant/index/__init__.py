@@ -1,0 +1,1 @@
+"""Index: embeddings, the vector store and its generations, the keyword index, and writing them."""

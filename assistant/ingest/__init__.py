@@ -1,0 +1,1 @@
+"""Ingest: files become checked, cleaned chunks; corpus front matter becomes the decision catalogue."""

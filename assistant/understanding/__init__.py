@@ -1,0 +1,1 @@
+"""Understanding: what a question asks (scope, aspects, negation) and the planning profile it states."""

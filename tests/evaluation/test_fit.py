@@ -1,0 +1,54 @@
+"""The fitted weights: ``weights.json`` is what the fit gives on its saved feature matrix,
+and the logistic fit recovers known coefficients."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+import assistant.generation as generation
+from assistant.evaluation.fit import feature_means, fit_logistic, nonpositive_columns
+from assistant.generation.scoring import FEATURES, load_weights
+
+HERE = Path(generation.__file__).resolve().parent
+
+
+def test_weights_json_is_the_fit_of_the_saved_dev_features() -> None:
+    saved = json.loads((HERE / "weights.json").read_text(encoding="utf-8"))
+    with np.load(HERE / "fit_data.npz") as data:
+        x, y, w = data["x"], data["y"], data["w"]
+    assert x.shape == (saved["rows"], len(FEATURES)) and int(y.sum()) == saved["positives"]
+    coef, bias = fit_logistic(x, y, saved["l2"], nonpositive_columns(), sample_weight=w)
+    assert saved["features"] == list(FEATURES)
+    for name, value in zip(FEATURES, coef, strict=True):
+        assert abs(saved["coef"][name] - value) < 1e-3, name
+    assert abs(saved["bias"] - bias) < 1e-3
+    assert saved["means"] == feature_means(x)
+
+
+def test_logistic_fit_recovers_known_coefficients() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(4000, 2))
+    p = 1 / (1 + np.exp(-(1.5 * x[:, 0] - 2.0 * x[:, 1] + 0.5)))
+    y = (rng.random(4000) < p).astype(float)
+    coef, bias = fit_logistic(x, y, l2=0.0)
+    assert np.allclose(coef, [1.5, -2.0], atol=0.2) and abs(bias - 0.5) < 0.15
+
+
+def test_features_that_only_count_against_a_card_fit_no_positive_weight() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(4000, 2))
+    p = 1 / (1 + np.exp(-(1.5 * x[:, 0] + 2.0 * x[:, 1])))
+    y = (rng.random(4000) < p).astype(float)
+    free, _ = fit_logistic(x, y, l2=0.0)
+    bounded, _ = fit_logistic(x, y, l2=0.0, nonpositive=[1])
+    assert free[1] > 1.0 and bounded[1] <= 0.0 and bounded[0] > 0.5
+
+
+def test_loaded_weights_cover_every_feature_and_give_probabilities() -> None:
+    w = load_weights()
+    assert set(w.coef) == set(FEATURES)
+    assert 0.0 < w.probability(dict.fromkeys(FEATURES, 0.0)) < 1.0
+    assert w.get("confidence_high", 0.0) > w.get("confidence_medium", 1.0)

@@ -1,0 +1,201 @@
+"""The shared decision engine: plan selection (diversity, alternatives, comparisons),
+confidence from probability, abstention thresholds, unknown terms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from assistant.generation.engine import Analysis, _decline, confidence_label, select
+from assistant.generation.scoring import (
+    Candidate,
+    Query,
+    Weights,
+    assess_conditions,
+    unknown_terms,
+)
+from assistant.index.keyword import tokenize
+from assistant.retrieval.cards import CardIndex
+from assistant.retrieval.passages import Passage
+from assistant.schemas import Chunk, Decision
+from assistant.understanding.aspects import Comparison
+
+SETTINGS = {"p_min": 0.5, "p_leader": 0.3, "limit_narrow": 3.0, "limit_base": 2.0,
+            "limit_max": 8.0, "duplicate": 0.9, "p_answer": 0.2, "aspect_min": 0.45,
+            "confidence_high": 0.7, "confidence_medium": 0.4, "margin_harmful": 0.05,
+            "margin_off_topic": 0.05, "margin_private": 0.05, "p_unknown": 0.6}
+W = Weights(coef={}, bias=0.0, settings=SETTINGS, embedder="model")
+
+
+def decision(did: str, when: Sequence[str] = ("small team",), alternatives: Sequence[str] = (),
+             avoid: Sequence[str] = ()) -> Decision:
+    return Decision(
+        id=did, title=f"Title of {did}", recommendation="Do the thing that fits the case.",
+        when=list(when), avoid_when=list(avoid), tradeoffs=["t"],
+        alternatives=list(alternatives), sources=["https://example.org/x"],
+        topic=did.split(".")[0],
+    )
+
+
+def index(decisions: list[Decision], vectors: list[list[float]]) -> CardIndex:
+    v = np.asarray(vectors, dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return CardIndex(
+        ids=[d.id for d in decisions], decisions=decisions, vectors=v,
+        phrase_vectors=np.zeros((0, v.shape[1]), dtype=np.float32),
+        phrase_owner=np.zeros(0, dtype=np.int64), sentence_vectors={},
+        prototype_labels=["harmful", "private", "off_topic"],
+        prototype_vectors=np.eye(v.shape[1], dtype=np.float32)[:3],
+        vocabulary=frozenset({"etcd", "kubernet"}), embedder="model",
+    )
+
+
+def cand(d: Decision, p: float, matched: Sequence[str] = (), option: int | None = None,
+         conflicts: Sequence[str] = ()) -> Candidate:
+    chunk = Chunk(id=d.id, text="t", collection="c", path="p", title="T", content_hash=d.id,
+                  decision_ids=[d.id])
+    return Candidate(decision=d, probability=p, matched=list(matched), option_of=option,
+                     conflicts=list(conflicts), aspect_scores=[1.0],
+                     passages=[(Passage(chunk=chunk, score=1.0), 1.0)])
+
+
+def analysis(cands: list[Candidate], narrow: bool = True,
+             compared: Comparison | None = None) -> Analysis:
+    vector = np.zeros(4, dtype=np.float32)
+    query = Query(text="q", vector=vector, aspects=("q",), aspect_vectors=(vector,),
+                  comparison=compared)
+    return Analysis(query=query, candidates=tuple(cands), conditions={}, decline=None,
+                    unknown=(), prototypes={}, narrow=narrow)
+
+
+def chosen_ids(chosen: Sequence[tuple[Candidate, object]]) -> list[str]:
+    return [c.decision.id for c, _ in chosen]
+
+
+def test_near_duplicate_cards_are_not_recommended_together() -> None:
+    a, b, c = decision("capacity.a"), decision("capacity.b"), decision("capacity.c")
+    cards = index([a, b, c], [[1, 0.05, 0, 0], [1, 0, 0.05, 0], [0, 0, 0, 1]])
+    plan = analysis([cand(a, 0.9), cand(b, 0.85), cand(c, 0.8)])
+    assert chosen_ids(select(plan, cards, weights=W)) == ["capacity.a", "capacity.c"]
+    # The ablation switch turns MMR off: the duplicate comes back.
+    undiverse = select(plan, cards, frozenset({"diversity"}), weights=W)
+    assert chosen_ids(undiverse) == ["capacity.a", "capacity.b", "capacity.c"]
+
+
+def test_alternatives_need_a_separating_condition() -> None:
+    a = decision("tenancy.a", ["small team"], ["tenancy.b"])
+    b = decision("tenancy.b", ["small team"], ["tenancy.a"])
+    c = decision("tenancy.c", ["strong isolation"], ["tenancy.a"])
+    cards = index([a, b, c], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]])
+    plan = analysis([cand(a, 0.9, ["small team"]), cand(b, 0.8, ["small team"])])
+    assert chosen_ids(select(plan, cards, weights=W)) == ["tenancy.a"]
+    plan = analysis([cand(a, 0.9, ["small team"]), cand(c, 0.8, ["strong isolation"])])
+    chosen = select(plan, cards, weights=W)
+    assert chosen_ids(chosen) == ["tenancy.a", "tenancy.c"]
+    assert chosen[1][1][0][1] == ["strong isolation"]
+
+
+def test_comparison_returns_every_named_option_whatever_the_order() -> None:
+    a = decision("gitops.argo", ["many clusters"], ["gitops.flux"])
+    b = decision("gitops.flux", ["small team"], ["gitops.argo"])
+    cards = index([a, b], [[1, 0, 0, 0], [0, 1, 0, 0]])
+    for first, second in [(0, 1), (1, 0)]:
+        plan = analysis([cand(a, 0.7, option=first), cand(b, 0.3, option=second)],
+                        narrow=False, compared=Comparison(("x", "y")))
+        chosen = select(plan, cards, weights=W)
+        assert sorted(chosen_ids(chosen)) == ["gitops.argo", "gitops.flux"]
+        assert chosen_ids(chosen)[0] == "gitops.argo"  # the more probable option leads
+
+
+def test_profile_settles_a_comparison() -> None:
+    a = decision("platform.managed", ["small team"], ["platform.diy"])
+    b = decision("platform.diy", ["large platform team"], ["platform.managed"],
+                 avoid=["small team"])
+    cards = index([a, b], [[1, 0, 0, 0], [0, 1, 0, 0]])
+    plan = analysis(
+        [cand(a, 0.8, ["small team"], option=0),
+         cand(b, 0.6, option=1, conflicts=["small team"])],
+        narrow=False, compared=Comparison(("managed", "diy")),
+    )
+    assert chosen_ids(select(plan, cards, weights=W)) == ["platform.managed"]
+
+
+def test_a_card_whose_every_situation_is_ruled_out_is_not_recommended() -> None:
+    single = decision("availability.single", ["best-effort availability", "edge sites"])
+    three = decision("availability.three", ["high availability target", "on-prem"])
+    high_on_prem: dict[str, bool | None] = {"best-effort availability": False,
+                                            "edge sites": False,
+                    "high availability target": True, "on-prem": True}
+    ruled, fits = cand(single, 0.6), cand(three, 0.6)
+    assess_conditions(ruled, high_on_prem, set())
+    assess_conditions(fits, high_on_prem, set())
+    assert ruled.ruled_out and not ruled.matched
+    assert not fits.ruled_out and fits.matched
+    # One situation unknown (None) is not a ruling: the card may still fit.
+    unknown = cand(single, 0.6)
+    assess_conditions(unknown, {"best-effort availability": False}, set())
+    assert not unknown.ruled_out
+    cards = index([single, three], [[1, 0, 0, 0], [0, 1, 0, 0]])
+    assert chosen_ids(select(analysis([ruled, fits]), cards, weights=W)) == [
+        "availability.three"]
+    # Below p_min only the fallback answers: with the card the profile speaks for.
+    ruled.probability, fits.probability = 0.45, 0.25
+    assert chosen_ids(select(analysis([ruled, fits]), cards, weights=W)) == [
+        "availability.three"]
+    # Nothing else supported: the best card still answers rather than none.
+    assert chosen_ids(select(analysis([ruled]), cards, weights=W)) == ["availability.single"]
+
+
+def test_narrow_questions_get_few_recommendations() -> None:
+    ds = [decision(f"capacity.d{i}") for i in range(6)]
+    cards = index(ds, [[1.0 if j == i % 4 else 0.01 * i for j in range(4)] for i in range(6)])
+    plan = analysis([cand(d, 0.9 - 0.01 * i) for i, d in enumerate(ds)])
+    assert len(select(plan, cards, weights=W, ablations=frozenset({"diversity"}))) == 3
+
+
+def test_confidence_label_follows_probability_cut_points() -> None:
+    assert confidence_label(0.95, W) == "high"
+    assert confidence_label(0.7, W) == "high"
+    assert confidence_label(0.5, W) == "medium"
+    assert confidence_label(0.1, W) == "low"
+
+
+class _Request:
+    def __init__(self, cards: CardIndex) -> None:
+        self.cards = cards
+        self.passages: tuple[Passage, ...] = ()
+        self.standalone_question = "q"
+
+
+def test_abstention_thresholds() -> None:
+    d = decision("availability.etcd")
+    cards = index([d], [[0, 0, 0, 1]])
+    good = [cand(d, 0.9)]
+    request = _Request(cards)
+    near = {"cards": 0.5, "harmful": 0.3, "private": 0.3, "off_topic": 0.3}
+
+    def verdict(protos: dict[str, float], cands: list[Candidate] = good,
+                unknown: Sequence[str] = ()) -> str | None:
+        found = _decline(request, cands, protos, unknown, W)  # type: ignore[arg-type]
+        return found[0] if found else None
+
+    assert verdict(near) is None
+    assert verdict({**near, "harmful": 0.56}) == "out_of_scope"
+    assert verdict({**near, "off_topic": 0.56}) == "out_of_scope"
+    assert verdict({**near, "private": 0.56}) == "insufficient_evidence"
+    assert verdict({**near, "private": 0.54}) is None  # inside the margin
+    assert verdict(near, unknown=["KubeQuantum"]) is None  # a strong card still answers
+    assert verdict(near, [cand(d, 0.5)], ["KubeQuantum"]) == "insufficient_evidence"
+    assert verdict(near, [cand(d, 0.1)]) == "insufficient_evidence"
+    # Margins fitted for one model do not apply to another's cosines.
+    other = Weights(coef={}, bias=0.0, settings=SETTINGS, embedder="another-model")
+    found = _decline(request, good, {**near, "harmful": 0.9}, (), other)  # type: ignore[arg-type]
+    assert found is None
+
+
+def test_unknown_terms_are_names_the_knowledge_base_never_uses() -> None:
+    known = set(tokenize("etcd kubernetes eks aws members")).__contains__
+    assert unknown_terms("Does EKS support KubeQuantum autoscaling?", known) == ["KubeQuantum"]
+    assert unknown_terms("How many etcd members for Kubernetes on AWS?", known) == []
+    assert unknown_terms("Should we run z/OS workloads?", known) == ["z/OS"]
