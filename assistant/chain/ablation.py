@@ -12,6 +12,8 @@ from assistant.errors import InputError
 
 COMPONENTS: dict[str, str] = {
     "card-retrieval": "dense (MiniLM) and BM25 match of the question against the decision cards",
+    "learned-cards": "the softmax card model fitted on the catalogue's own texts "
+                     "(phrasings, fields, section sentences): its features and pool",
     "passage-evidence": "votes of the retrieved passages for the decisions they explain",
     "profile-fit": "when/avoid_when of each card checked against the planning profile",
     "aspects": "splitting the question into aspects, each scored and answered on its own",

@@ -99,6 +99,12 @@ def fit_logistic(
     return result.x[:k], float(result.x[k])
 
 
+def feature_means(x: Any) -> dict[str, float]:
+    """Each feature's mean over the fit's rows (``Weights.means``: the neutral value of a
+    feature switched off by an ablation, ``scoring.NEUTRAL_WHEN_ABLATED``)."""
+    return {f: round(float(v), 6) for f, v in zip(FEATURES, x.mean(axis=0), strict=True)}
+
+
 def nonpositive_columns() -> list[int]:
     """Columns of the features that may only count against a card (``scoring.AGAINST``)."""
     return [FEATURES.index(f) for f in AGAINST]
@@ -194,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "features": list(FEATURES),
         "coef": {f: round(float(c), 6) for f, c in zip(FEATURES, coef, strict=True)},
         "bias": round(bias, 6),
+        "means": feature_means(x),
         "settings": settings,
     }
     args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

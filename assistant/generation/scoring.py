@@ -19,6 +19,10 @@ Features (all for one question and one decision card):
   the question (cosine + BM25), so a card the question names ("Do we need a fleet
   manager?") loses when the facts argue against it: the facts, not the wording, decide;
 - ``option``: the card is an option the question names in a comparison;
+- ``learned``/``aspect_learned``/``learned_rank``: the card model learned from the
+  catalogue's own texts (``assistant/card_model.py``): the card's log-probability given
+  the question (clipped at ``LEARNED_FLOOR``, scaled to 0..1), the best over the aspects,
+  and 1/(1+rank) of the card under it;
 - ``negated_dense``/``negated_bm25``: how much better the card matches the stretches the
   user negated ("we don't use Vault") than the rest of the question (all other features
   see the question without them); ``negated_when``/``negated_avoid``: the share of the
@@ -64,6 +68,9 @@ FEATURES: tuple[str, ...] = (
     "refuted",
     "refuted_named",
     "option",
+    "learned",
+    "aspect_learned",
+    "learned_rank",
     "negated_dense",
     "negated_bm25",
     "negated_when",
@@ -83,9 +90,16 @@ ABLATED: dict[str, tuple[str, ...]] = {
     "profile-fit": ("match", "conflict", "hosting_mismatch", "refuted",
                     "refuted_named"),
     "comparisons": ("option",),
+    "learned-cards": ("learned", "aspect_learned", "learned_rank"),
     "negation": ("negated_dense", "negated_bm25", "negated_when", "negated_avoid", "refuted",
                  "refuted_named"),
 }
+
+#: Features whose zero is not "no information": the learned ones are a scaled
+#: log-probability, where 0 means "surely not this card", so switching them off by zeroing
+#: would push every card down. Switched off, they read their mean over the fit's rows
+#: (the same for every card: the ranking then comes from the other features alone).
+NEUTRAL_WHEN_ABLATED: tuple[str, ...] = ("learned", "aspect_learned", "learned_rank")
 
 #: A passage of the decision's own section counts fully; one of its document that carries
 #: several decisions (an overview, a pitfalls list) counts this much.
@@ -95,6 +109,11 @@ POOL = 30
 POOL_PER_ASPECT = 5
 #: Hosting terms a mismatch of is ``hosting_mismatch``, not ``refuted``.
 CLOUD_VENDORS = frozenset({"aws", "azure", "gcp"})
+#: Cards added to the pool by the learned card model: for the question, and per aspect.
+POOL_LEARNED = 5
+POOL_LEARNED_PER_ASPECT = 3
+#: Log-probabilities below this say only "not this card": clipped, then scaled to 0..1.
+LEARNED_FLOOR = -20.0
 #: A free-text condition holds when the question uses this share of its words.
 FREE_TEXT_OVERLAP = 0.6
 
@@ -106,6 +125,9 @@ class Weights:
     settings: dict[str, float]
     #: The embedding model the thresholds on cosines were fitted with.
     embedder: str = ""
+    #: Mean of each feature over the fit's rows: what ``NEUTRAL_WHEN_ABLATED`` features
+    #: read when their component is switched off.
+    means: dict[str, float] = field(default_factory=dict)
 
     def probability(self, features: dict[str, float]) -> float:
         z = self.bias + sum(self.coef.get(k, 0.0) * v for k, v in features.items())
@@ -127,6 +149,7 @@ def load_weights() -> Weights:
         bias=float(data["bias"]),
         settings={k: float(v) for k, v in data.get("settings", {}).items()},
         embedder=str(data.get("embedder", "")),
+        means={k: float(v) for k, v in data.get("means", {}).items()},
     )
 
 
@@ -384,7 +407,23 @@ def score(
         r = np.empty(len(c), dtype=np.float64)
         r[np.argsort(-c, kind="stable")] = np.arange(len(c))
         aspect_rank = np.minimum(aspect_rank, r)
+    use_learned = "learned-cards" not in ablations
+    learned = cards.learned_log_proba(query.vector)
+    # One aspect is the whole question (make_query reuses its vector).
+    per_aspect_learned = (
+        [cards.learned_log_proba(v) for v in query.aspect_vectors]
+        if len(query.aspect_vectors) > 1 else [learned]
+    )
+    aspect_learned = np.max(np.stack([learned, *per_aspect_learned]), axis=0)
+    learned_rank = np.empty(len(learned), dtype=np.float64)
+    learned_rank[np.argsort(-learned, kind="stable")] = np.arange(len(learned))
     pool: dict[int, None] = {}
+    if use_learned:
+        for i in np.argsort(-learned, kind="stable")[:POOL_LEARNED].tolist():
+            pool[int(i)] = None
+        for lp in per_aspect_learned:
+            for i in np.argsort(-lp, kind="stable")[:POOL_LEARNED_PER_ASPECT].tolist():
+                pool[int(i)] = None
     if "card-retrieval" not in ablations:
         for i in np.argsort(-(dense + 0.5 * bm25), kind="stable")[:POOL].tolist():
             pool[int(i)] = None
@@ -441,16 +480,27 @@ def score(
             "refuted_named": float(min(len(cand.refuted), 2))
             * (float(dense[row]) + float(bm25[row])),
             "option": 1.0 if cand.option_of is not None else 0.0,
+            "learned": _scaled(float(learned[row])),
+            "aspect_learned": _scaled(float(aspect_learned[row])),
+            "learned_rank": 1.0 / (1.0 + float(learned_rank[row])),
             "negated_dense": float(negated_dense[row]),
             "negated_bm25": float(negated_bm25[row]),
             "negated_when": negated_when,
             "negated_avoid": negated_avoid,
         }
-        cand.features = {k: (0.0 if k in switched else v) for k, v in features.items()}
+        cand.features = {
+            k: (weights.means.get(k, 0.0) if k in NEUTRAL_WHEN_ABLATED else 0.0)
+            if k in switched else v
+            for k, v in features.items()
+        }
         cand.probability = weights.probability(cand.features)
         out.append(cand)
     out.sort(key=lambda c: (-c.probability, c.decision.id))
     return out
+
+
+def _scaled(log_p: float) -> float:
+    return 1.0 - max(log_p, LEARNED_FLOOR) / LEARNED_FLOOR
 
 
 def unknown_terms(question: str, known: Callable[[str], bool]) -> list[str]:

@@ -4,7 +4,8 @@ Each card (title, recommendation, when, trade-offs, and the optional ``asked_as`
 phrasings written from the card's own content) is embedded once per catalogue content
 hash and embedder; the vectors are cached as ``.npz`` under ``data_dir/cards/``. The same
 cache holds the embeddings of the curated documents' sentences (for picking the sentence
-that explains a recommendation) and of the abstention prototypes (a data file).
+that explains a recommendation) and of the abstention prototypes (a data file), and the
+card model learned from the catalogue's own texts (``card_model.py``, ``learned-*.npz``).
 numpy is imported lazily; the cards' BM25 index is built with bm25s once per card
 text and saved beside the vectors, then scored with numpy alone (``SavedBm25``), so a
 cold ``kubeplan ask`` never imports bm25s or scipy.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -28,6 +30,7 @@ import yaml
 from assistant.index.embedding import Embedder
 from assistant.index.keyword import SavedBm25, tokenize
 from assistant.ingest.catalogue import Catalogue
+from assistant.retrieval.card_model import CardModel, TrainingText, training_texts
 from assistant.schemas import Decision
 
 #: Bump when what is embedded changes, so old caches are not reused.
@@ -134,6 +137,10 @@ class CardIndex:
     vocabulary: frozenset[str]
     #: The embedder's name: fitted thresholds on cosines hold for this model only.
     embedder: str = ""
+    #: The softmax card model fitted on the catalogue's own texts (``card_model.py``).
+    learned: CardModel | None = None
+    #: Where it is cached with its training rows (``learned_training``), if anywhere.
+    learned_path: Path | None = None
     _bm25: Any = field(default=None, repr=False)
     _row: dict[str, int] = field(default_factory=dict, repr=False)
     _terms: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
@@ -153,6 +160,14 @@ class CardIndex:
             phrased = self.phrase_vectors @ query_vector
             np.maximum.at(scores, self.phrase_owner, phrased)
         return scores
+
+    def learned_log_proba(self, query_vector: Any) -> Any:
+        """Log-probability of every card under the learned card model (uniform without one)."""
+        import numpy as np
+
+        if self.learned is None:
+            return np.full(len(self.ids), -math.log(max(len(self.ids), 1)))
+        return self.learned.log_proba(query_vector)
 
     def keyword(self, text: str) -> Any:
         """BM25 of ``text`` against every card, divided by the best (0..1)."""
@@ -265,6 +280,10 @@ def build_card_index(
             _save(cache_dir / f"{key}.npz", cards=vectors, phrases=phrase_vectors,
                   sentences=sentence_matrix, prototypes=proto_vectors)
     bm25 = card_bm25([tokens or ["\u2205"] for tokens in keyword_tokens], cache_dir)
+    known = {p: phrase_vectors[i] for i, (_, p) in enumerate(phrases)}
+    known.update({sentence_key(s): sentence_matrix[i] for i, s in enumerate(sents)})
+    learned, learned_path = learned_card_model(catalogue, decisions, embedder, known, key,
+                                               cache_dir)
     return CardIndex(
         ids=ids,
         decisions=decisions,
@@ -278,8 +297,78 @@ def build_card_index(
         prototype_vectors=proto_vectors,
         vocabulary=frozenset(vocabulary),
         embedder=embedder.name,
+        learned=learned,
+        learned_path=learned_path,
         _bm25=bm25,
     )
+
+
+def training_matrix(
+    texts: Sequence[TrainingText], embedder: Embedder, known: dict[str, Any]
+) -> Any:
+    """Unit vectors of the training texts: those already embedded for the index (titles,
+    phrasings, corpus sentences, found by text or ``sentence_key``) are reused; the rest
+    are embedded in one batch."""
+    import numpy as np
+
+    found = [known.get(t.text, known.get(sentence_key(t.text))) for t in texts]
+    missing = [t.text for t, v in zip(texts, found, strict=True) if v is None]
+    fresh: Any = iter(np.asarray(embedder.embed_documents(missing), dtype=np.float32)
+                 if missing else [])
+    rows = [v if v is not None else next(fresh) for v in found]
+    if not rows:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    return np.stack([np.asarray(r, dtype=np.float32) for r in rows])
+
+
+def learned_card_model(
+    catalogue: Catalogue,
+    decisions: list[Decision],
+    embedder: Embedder,
+    known: dict[str, Any],
+    content_key: str,
+    cache_dir: Path | None,
+) -> tuple[CardModel | None, Path | None]:
+    """The card model for this catalogue and embedder: read from ``cache_dir`` when fitted
+    for the same content, model version and penalty, else fitted (seconds) and saved there
+    with its training rows (``learned_training`` reads them back)."""
+    import numpy as np
+
+    from assistant.retrieval import card_model
+
+    if not decisions:
+        return None, None
+    h = hashlib.sha256(f"{content_key}\0{card_model.MODEL_VERSION}\0{card_model.L2}".encode())
+    # Trade-offs and avoid_when train the model but are not in the index's content key.
+    for d in decisions:
+        h.update(d.model_dump_json().encode())
+    path = cache_dir / f"learned-{h.hexdigest()[:24]}.npz" if cache_dir else None
+    if path is not None:
+        try:
+            with np.load(path) as data:
+                model = CardModel.from_arrays(data)
+            if model.adapter.shape == (embedder.dimension, len(decisions)):
+                return model, path
+        except (OSError, ValueError, KeyError):
+            pass  # missing or unreadable: fit again
+    texts = training_texts(catalogue, decisions, sentences)
+    x = training_matrix(texts, embedder, known)
+    y = np.asarray([t.card for t in texts], dtype=np.int64)
+    model = card_model.fit(x, y, len(decisions), card_model.L2)
+    if path is not None:
+        kinds = np.asarray([card_model.KINDS.index(t.kind) for t in texts], dtype=np.int64)
+        _save(path, **model.arrays(), train_x=x, train_y=y, train_kind=kinds)
+    return model, path
+
+
+def learned_training(path: Path) -> tuple[Any, Any, list[str]]:
+    """The training rows (vectors, card rows, kinds) saved with a cached card model."""
+    import numpy as np
+
+    from assistant.retrieval.card_model import KINDS
+
+    with np.load(path) as data:
+        return data["train_x"], data["train_y"], [KINDS[int(k)] for k in data["train_kind"]]
 
 
 def _derived_text(

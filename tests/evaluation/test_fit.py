@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 import assistant.generation as generation
-from assistant.evaluation.fit import fit_logistic, nonpositive_columns
+from assistant.evaluation.fit import feature_means, fit_logistic, nonpositive_columns
 from assistant.generation.scoring import FEATURES, load_weights
 
 HERE = Path(generation.__file__).resolve().parent
@@ -25,6 +25,7 @@ def test_weights_json_is_the_fit_of_the_saved_dev_features() -> None:
     for name, value in zip(FEATURES, coef, strict=True):
         assert abs(saved["coef"][name] - value) < 1e-3, name
     assert abs(saved["bias"] - bias) < 1e-3
+    assert saved["means"] == feature_means(x)
 
 
 def test_logistic_fit_recovers_known_coefficients() -> None:
