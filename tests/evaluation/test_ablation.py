@@ -89,6 +89,8 @@ class Probe:
 PROBES: dict[str, Probe] = {
     # Card match carries the recommendation's probability: it falls without it.
     "card-retrieval": Probe("How many etcd members should we run?"),
+    # The learned card model is evidence too: the same card, less sure, without it.
+    "learned-cards": Probe("How many etcd members should we run?"),
     # The cards alone do not answer: passage votes are the evidence.
     "passage-evidence": Probe("How many etcd members should we run?",
                               lost="availability.etcd-odd-members",
@@ -102,25 +104,33 @@ PROBES: dict[str, Probe] = {
     "aspects": Probe("How many etcd members should we run? Should we use spot "
                      "capacity for batch jobs? How should teams share clusters?",
                      lost="tenancy.namespaces-per-team"),
+    # An asking aspect's own best card gets a slot; without it the global fill decides.
+    "aspect-coverage": Probe("We run on AWS with a team of three. How many etcd members "
+                             "should we run, should batch jobs use spot capacity, and how "
+                             "should teams share clusters?",
+                             lost="capacity.spot-for-interruptible"),
     # A list inside one clause: each item is an aspect of its own.
     "enumerations": Probe("Our plan needs etcd member counts, spot capacity for batch jobs, "
                           "namespaces for teams."),
     # A negated stretch is no evidence for the card it names: with it read as evidence the
     # separate-clusters card wins the question that rules it out.
-    "negation": Probe("We don't want separate clusters for teams. How should teams share "
-                      "infrastructure?", lost="tenancy.namespaces-per-team",
-                      gained="tenancy.separate-clusters"),
+    "negation": Probe("We have no PCI or HIPAA requirements. How should teams share "
+                      "clusters?", gained="tenancy.separate-clusters"),
     # A managed service only one cloud sells is read as that cloud's hosting.
     "cloud-services": Probe("Every database is on RDS. How should teams share the cluster?",
                             hosting_lost="aws"),
     # "X or Y": both options, not just the better one.
-    "comparisons": Probe("Namespaces or separate clusters?", lost="tenancy.namespaces-per-team"),
+    "comparisons": Probe("Namespaces or separate clusters?", lost="tenancy.separate-clusters"),
     # The near-duplicate card comes back without MMR.
-    "diversity": Probe("Can we use preemptible instances for batch jobs?", corpus="duplicated",
+    "diversity": Probe("Should batch jobs run on spot instances?", corpus="duplicated",
                        pair=("capacity.spot-for-interruptible", "capacity.spot-node-pools")),
     # A name the knowledge base never uses declines, unless abstention is off.
     "abstention": Probe("How many etcd members should we run with Zorblax?",
                         gained="availability.etcd-odd-members", status_off="answered"),
+    # What the question asks for, read by meaning: the user's own records are a gap the
+    # knowledge base cannot fill, not a foreign subject.
+    "abstention-meaning": Probe("Why did our online shop go down during the sale last "
+                                "Saturday?", corpus="real", status_off="out_of_scope"),
 }
 
 
@@ -135,10 +145,12 @@ def test_every_component_has_a_probe() -> None:
 
 @pytest.mark.parametrize("component", list(COMPONENTS))
 def test_switches_change_answers(
-    component: str, small: Assistant, duplicated: Assistant
+    component: str, small: Assistant, duplicated: Assistant, request: pytest.FixtureRequest
 ) -> None:
     probe = PROBES[component]
-    assistant = duplicated if probe.corpus == "duplicated" else small
+    assistant = {"duplicated": duplicated, "small": small}.get(probe.corpus)
+    if assistant is None:
+        assistant = request.getfixturevalue("corpus_assistant")
     on = assistant.ask(probe.question, profile=probe.profile)
     off = assistant.with_ablations([component]).ask(probe.question, profile=probe.profile)
     assert shape(off) != shape(on), f"switching {component} off changed nothing"

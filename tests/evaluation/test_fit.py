@@ -51,4 +51,6 @@ def test_loaded_weights_cover_every_feature_and_give_probabilities() -> None:
     w = load_weights()
     assert set(w.coef) == set(FEATURES)
     assert 0.0 < w.probability(dict.fromkeys(FEATURES, 0.0)) < 1.0
-    assert w.get("confidence_high", 0.0) > w.get("confidence_medium", 1.0)
+    # Equal cuts are an empty "medium" band: no probability range below "high" where at
+    # least half the dev recommendations are right (the fit measures it, see confidence_cuts).
+    assert 0.0 < w.get("confidence_medium", 1.0) <= w.get("confidence_high", 0.0) <= 1.0

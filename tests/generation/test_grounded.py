@@ -124,14 +124,13 @@ def test_regulated_team_asking_about_isolation_gets_separate_clusters(corpus_ass
 @pytest.mark.parametrize(
     ("negated", "said", "card"),
     [
-        ("We have never used HashiCorp Vault and won't run it; all our clusters are on AWS. "
-         "Where should application secrets be stored?",
-         "We already run HashiCorp Vault for all our clusters on AWS. Where should "
-         "application secrets be stored?", "secrets.vault"),
-        ("There are no GPU jobs in our clusters, only stateless Java services. How should the "
-         "node pools be organised?",
-         "We run GPU jobs in our clusters next to stateless Java services. How should the "
-         "node pools be organised?", "nodes.gpu-node-pools"),
+        ("We have never used HashiCorp Vault and won't run it. Where should application "
+         "secrets be stored?",
+         "We already run HashiCorp Vault for every team. Where should application secrets "
+         "be stored?", "secrets.vault"),
+        ("We don't run HashiCorp Vault anywhere. How should our clusters get their secrets?",
+         "We run HashiCorp Vault in our data centre. How should our clusters get their "
+         "secrets?", "secrets.vault"),
     ],
 )
 def test_a_negated_product_is_no_evidence_for_its_card(  # type: ignore[no-untyped-def]
