@@ -61,6 +61,10 @@ def ingest(
             progress=on_progress,
         )
     _export_query_model(assistant)
+    # The card index (card vectors, the learned card model) is built from the catalogue
+    # once per corpus content and cached: building it here, where the model is already
+    # loaded, keeps that one-time work out of the first question.
+    assistant.card_index()
     if as_json:
         data = report.model_dump(mode="json")
         data["chunks_per_second"] = round(report.chunks_per_second, 2)

@@ -39,6 +39,15 @@ def test_ingest_json_then_unchanged(env: Path) -> None:
     assert json.loads(out)["chunks_embedded"] == 0
 
 
+def test_ingest_prepares_the_card_index_for_the_first_question(env: Path) -> None:
+    cards = env / "data" / "cards"
+    assert not cards.exists()
+    code, _ = invoke("ingest", str(FIXTURES), "--json")
+    assert code == 0
+    # Card vectors and the learned card model are cached: the first ask loads them.
+    assert any(cards.glob("*.npz")) and any(cards.glob("learned-*.npz"))
+
+
 def test_ingest_survives_a_failed_query_model_export(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
