@@ -133,6 +133,8 @@ def fit_dependence(
     from scipy.optimize import minimize
 
     n, k = x.shape
+    if n == 0:
+        return np.zeros(k)
 
     def loss(w: Any) -> tuple[float, Any]:
         z = offset + x @ w
@@ -144,6 +146,25 @@ def fit_dependence(
     result = minimize(loss, np.zeros(k), jac=True, method="L-BFGS-B",
                       bounds=[(None, 0.0)] * k, options={"maxiter": 2000, "gtol": 1e-9})
     return result.x
+
+
+def refit_dependence(
+    coef: Any, bias: float, x: Any, y: Any, sw: Any, xa: Any, ya: Any, swa: Any
+) -> Any:
+    """``coef`` with the dependence features (``scoring.DEPENDENCE``) refitted on the dev
+    rows plus the augmentation rows (``xa``, weighted ``AUGMENT_WEIGHT``), every other
+    coefficient and the bias held."""
+    import numpy as np
+
+    x_all = np.vstack([x, xa]) if len(ya) else x
+    y_all = np.concatenate([y, ya])
+    sw_all = np.concatenate([sw, AUGMENT_WEIGHT * swa])
+    cols = [FEATURES.index(f) for f in DEPENDENCE]
+    rest = [i for i in range(len(FEATURES)) if i not in cols]
+    out = np.array(coef, dtype=np.float64)
+    offset = x_all[:, rest] @ out[rest] + bias
+    out[cols] = fit_dependence(x_all[:, cols], y_all, offset, sw_all)
+    return out
 
 
 def fit_logistic(
@@ -248,16 +269,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     augmented = negation_augmentation(assistant.load_catalogue(),
                                       assistant.embedder.embed_documents)
     xa, ya, swa = _rows(run(augmented))
-    x_all = np.vstack([x, xa]) if len(ya) else x
-    y_all = np.concatenate([y, ya])
-    sw_all = np.concatenate([sw, AUGMENT_WEIGHT * swa])
-    cols = [FEATURES.index(f) for f in DEPENDENCE]
-    rest = [i for i in range(len(FEATURES)) if i not in cols]
-    offset = x_all[:, rest] @ coef[rest] + bias
-    coef[cols] = fit_dependence(x_all[:, cols], y_all, offset, sw_all)
+    coef = refit_dependence(coef, bias, x, y, sw, xa, ya, swa)
     print(f"augmentation: {len(augmented)} cases, {len(ya)} rows; dependence "
-          + ", ".join(f"{FEATURES[i]}={coef[i]:.3f}" for i in cols))
-    np.savez_compressed(args.out.with_name("fit_data.npz"), x=x, y=y, w=sw)
+          + ", ".join(f"{f}={coef[FEATURES.index(f)]:.3f}" for f in DEPENDENCE))
+    np.savez_compressed(args.out.with_name("fit_data.npz"), x=x, y=y, w=sw,
+                        xa=xa, ya=ya, wa=swa)
     weights = Weights(coef=dict(zip(FEATURES, coef.tolist(), strict=True)), bias=bias,
                       settings={}, embedder=assistant.embedder.name)
     for _, analysis, _ in analysed:
