@@ -25,6 +25,15 @@ COMPONENTS: dict[str, str] = {
     "comparisons": "'X or Y' / 'X vs Y': every named option the catalogue has, order-free",
     "negation": "negated stretches ('we don't use Vault') left out of card matching and "
                 "scored as evidence against the cards they match",
+    "negation-dependence": "how much a card's match depends on what the user negated: its "
+                           "dense, BM25 and learned score with the negated stretches put "
+                           "back minus without them, and its nearness to those stretches "
+                           "(fitted on dev plus a catalogue augmentation; counts only "
+                           "against a card)",
+    "negation-ruled-out": "a card is not recommended when the user's own words rule out a "
+                          "situation its when names, it is among the cards nearest to what "
+                          "they negated (fitted negated_rank_max), and only hosting speaks "
+                          "for it",
     "cloud-services": "hosting inferred from managed services only one cloud sells "
                       "('every database is on RDS' -> aws; vocabularies/cloud_services.yaml)",
     "diversity": "MMR over card embeddings: no two recommendations saying the same thing",

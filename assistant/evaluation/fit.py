@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ import yaml
 
 from assistant.generation import GenerationRequest
 from assistant.generation.engine import Analysis, analyse, select
-from assistant.generation.scoring import AGAINST, FEATURES, Weights
+from assistant.generation.scoring import AGAINST, DEPENDENCE, FEATURES, Weights
+from assistant.ingest.catalogue import Catalogue
 from assistant.schemas import AnswerEvent, PlanAnswer, PlanningProfile, Turn
 
 L2 = 1.0
@@ -35,6 +37,19 @@ MUST_NOT_WEIGHT = 1.0
 #: Candidate floors for an asking aspect's own best card (``aspect_floor``), lowest first.
 ASPECT_FLOORS: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 1.01)
 HERE = Path(__file__).resolve().parent.parent / "generation"
+#: Candidate values of ``negated_rank_max`` (engine.ruled_out_by_user): how near to what
+#: the user negated a refuted card must be to be left out; 0 switches the rule off.
+NEGATED_RANKS: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 5.0)
+#: How the training-only augmentation says a situation does not hold (one per case, in
+#: turn): a plain denial, one that says it ended, and one that says it does not matter.
+NEGATION_FRAMES: tuple[str, ...] = (
+    "We have no {}.",
+    "We no longer have any {}.",
+    "{} is not a concern for us.",
+    "There are no {} here.",
+)
+#: Weight of an augmentation row against a dev row.
+AUGMENT_WEIGHT = 1.0
 
 
 @dataclass
@@ -67,6 +82,88 @@ def read_cases(paths: Sequence[Path]) -> list[DevCase]:
                 must_not=list(item.get("must_not") or []),
                 tags=tuple(str(t) for t in item.get("tags") or ()),
             ))
+    return out
+
+
+def negation_augmentation(
+    catalogue: Catalogue, embed: Callable[[Sequence[str]], Any]
+) -> list[DevCase]:
+    """Training-only cases made from the catalogue itself, for the features that measure
+    how much a card's match depends on what the user negated (``scoring.DEPENDENCE``):
+    for each card B and each alternative A of it, "We have no <B's situation>. <one of
+    A's ``asked_as``>" wants A and rules B out. B's situation is the item of its ``when``
+    that A's does not name and that is nearest in meaning (``embed``: texts to
+    L2-normalised vectors) to B's title: the situation the card is for. Dev has few
+    negation cases; these teach that a card matched through a negated situation is the
+    wrong one. Never made from evaluation cases."""
+    import re
+
+    import numpy as np
+
+    out: list[DevCase] = []
+    decisions = catalogue.by_topic()
+    for b in decisions:
+        for a_id in b.alternatives:
+            a = catalogue.get(a_id)
+            if a is None or not a.asked_as:
+                continue
+            theirs = {w.lower() for w in a.when}
+            own = [w for w in b.when if w.lower() not in theirs]
+            if not own:
+                continue
+            n = len(out)
+            vectors = np.asarray(embed([b.title, *own]), dtype=np.float64)
+            nearest = own[int(np.argmax(vectors[1:] @ vectors[0]))]
+            situation = re.sub(r"\s*\(.*?\)?$", "", nearest).strip()
+            frame = NEGATION_FRAMES[n % len(NEGATION_FRAMES)]
+            said = frame.format(situation)
+            question = f"{said[0].upper()}{said[1:]} {a.asked_as[n % len(a.asked_as)]}"
+            out.append(DevCase(id=f"augment-{b.id}-{a.id}", question=question, history=[],
+                               profile=None, status="answered", must=[[a.id]],
+                               must_not=[b.id], tags=("augmentation",)))
+    return out
+
+
+def fit_dependence(
+    x: Any, y: Any, offset: Any, sample_weight: Any, l2: float = L2
+) -> Any:
+    """Coefficients (each ≤ 0) of the columns ``x`` added to a fixed ``offset`` (the
+    first fit's log-odds without them), minimising row-weighted log-loss + l2/2n·|w|²."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    n, k = x.shape
+    if n == 0:
+        return np.zeros(k)
+
+    def loss(w: Any) -> tuple[float, Any]:
+        z = offset + x @ w
+        value = (float(np.sum(sample_weight * (np.logaddexp(0.0, z) - y * z))) / n
+                 + l2 / (2 * n) * float(w @ w))
+        r = sample_weight * (1.0 / (1.0 + np.exp(-z)) - y)
+        return value, x.T @ r / n + l2 / n * w
+
+    result = minimize(loss, np.zeros(k), jac=True, method="L-BFGS-B",
+                      bounds=[(None, 0.0)] * k, options={"maxiter": 2000, "gtol": 1e-9})
+    return result.x
+
+
+def refit_dependence(
+    coef: Any, bias: float, x: Any, y: Any, sw: Any, xa: Any, ya: Any, swa: Any
+) -> Any:
+    """``coef`` with the dependence features (``scoring.DEPENDENCE``) refitted on the dev
+    rows plus the augmentation rows (``xa``, weighted ``AUGMENT_WEIGHT``), every other
+    coefficient and the bias held."""
+    import numpy as np
+
+    x_all = np.vstack([x, xa]) if len(ya) else x
+    y_all = np.concatenate([y, ya])
+    sw_all = np.concatenate([sw, AUGMENT_WEIGHT * swa])
+    cols = [FEATURES.index(f) for f in DEPENDENCE]
+    rest = [i for i in range(len(FEATURES)) if i not in cols]
+    out = np.array(coef, dtype=np.float64)
+    offset = x_all[:, rest] @ out[rest] + bias
+    out[cols] = fit_dependence(x_all[:, cols], y_all, offset, sw_all)
     return out
 
 
@@ -148,30 +245,35 @@ def main(argv: Sequence[str] | None = None) -> None:
     capture = _Capture()
     assistant._generators["capture"] = capture
     neutral = Weights(coef={}, bias=0.0, settings={}, embedder=assistant.embedder.name)
-    analysed: list[tuple[DevCase, Analysis | None, GenerationRequest | None]] = []
-    for case in cases:
-        capture.request = None
-        answer = assistant.ask(case.question, history=case.history or None,
-                               profile=case.profile, backend="capture")
-        request = capture.request
-        if request is None or answer.status == "out_of_scope":
-            analysed.append((case, None, None))
-            continue
-        analysed.append((case, analyse(request, neutral), request))
-    rows, labels, row_weights = [], [], []
-    for case, analysis, _ in analysed:
-        if analysis is None or case.status != "answered" or not case.must:
-            continue
-        wanted = {d for g in case.must for d in g}
-        for cand in analysis.candidates:
-            rows.append([cand.features[f] for f in FEATURES])
-            labels.append(1.0 if cand.decision.id in wanted else 0.0)
-            # A card the case names as wrong is a surer negative than one merely not named.
-            row_weights.append(MUST_NOT_WEIGHT if cand.decision.id in case.must_not else 1.0)
-    x, y = np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=np.float64)
-    sw = np.asarray(row_weights, dtype=np.float64)
+
+    def run(batch: Sequence[DevCase]) -> list[tuple[DevCase, Analysis | None,
+                                                    GenerationRequest | None]]:
+        found: list[tuple[DevCase, Analysis | None, GenerationRequest | None]] = []
+        for case in batch:
+            capture.request = None
+            answer = assistant.ask(case.question, history=case.history or None,
+                                   profile=case.profile, backend="capture")
+            request = capture.request
+            if request is None or answer.status == "out_of_scope":
+                found.append((case, None, None))
+                continue
+            found.append((case, analyse(request, neutral), request))
+        return found
+
+    analysed = run(cases)
+    x, y, sw = _rows(analysed)
     coef, bias = fit_logistic(x, y, nonpositive=nonpositive_columns(), sample_weight=sw)
-    np.savez_compressed(args.out.with_name("fit_data.npz"), x=x, y=y, w=sw)
+    # The dependence features, refitted on dev plus the catalogue augmentation with every
+    # other coefficient held: the augmentation speaks only to how much a match through a
+    # negated stretch counts against the card.
+    augmented = negation_augmentation(assistant.load_catalogue(),
+                                      assistant.embedder.embed_documents)
+    xa, ya, swa = _rows(run(augmented))
+    coef = refit_dependence(coef, bias, x, y, sw, xa, ya, swa)
+    print(f"augmentation: {len(augmented)} cases, {len(ya)} rows; dependence "
+          + ", ".join(f"{f}={coef[FEATURES.index(f)]:.3f}" for f in DEPENDENCE))
+    np.savez_compressed(args.out.with_name("fit_data.npz"), x=x, y=y, w=sw,
+                        xa=xa, ya=ya, wa=swa)
     weights = Weights(coef=dict(zip(FEATURES, coef.tolist(), strict=True)), bias=bias,
                       settings={}, embedder=assistant.embedder.name)
     for _, analysis, _ in analysed:
@@ -196,6 +298,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "positives": int(y.sum()),
         "l2": L2,
         "must_not_weight": MUST_NOT_WEIGHT,
+        "augmentation_cases": len(augmented),
+        "augment_weight": AUGMENT_WEIGHT,
         "embedder": assistant.embedder.name,
         "features": list(FEATURES),
         "coef": {f: round(float(c), 6) for f, c in zip(FEATURES, coef, strict=True)},
@@ -205,6 +309,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(payload, indent=2))
+
+
+def _rows(
+    analysed: Sequence[tuple[DevCase, Analysis | None, GenerationRequest | None]],
+) -> tuple[Any, Any, Any]:
+    """Features, labels (1: in a ``must`` group) and row weights of every candidate."""
+    import numpy as np
+
+    rows, labels, row_weights = [], [], []
+    for case, analysis, _ in analysed:
+        if analysis is None or case.status != "answered" or not case.must:
+            continue
+        wanted = {d for g in case.must for d in g}
+        for cand in analysis.candidates:
+            rows.append([cand.features[f] for f in FEATURES])
+            labels.append(1.0 if cand.decision.id in wanted else 0.0)
+            # A card the case names as wrong is a surer negative than one merely not named.
+            row_weights.append(MUST_NOT_WEIGHT if cand.decision.id in case.must_not else 1.0)
+    x = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))
+    return x, np.asarray(labels, dtype=np.float64), np.asarray(row_weights, dtype=np.float64)
 
 
 def tune(
@@ -235,7 +359,7 @@ def tune(
                 for base in (1.0, 2.0):
                     s = {"p_min": p_min, "p_leader": p_leader, "limit_narrow": narrow,
                          "limit_base": base, "limit_max": 8.0, "p_answer": 0.0,
-                         "aspect_floor": ASPECT_FLOORS[0]}
+                         "aspect_floor": ASPECT_FLOORS[0], "negated_rank_max": 0.0}
                     found = key(s)
                     if best is None or found > best[0]:
                         best = (found, s)
@@ -247,6 +371,14 @@ def tune(
         s = {**best[1], "aspect_floor": floor}
         found = key(s)
         if found > best[0] or (found == best[0] and floor > best[1]["aspect_floor"]):
+            best = (found, s)
+    # How near a refuted card must be to what the user negated to be left out, the
+    # others fixed: the most dev passes, the smaller (fewer cards left out) on ties.
+    for rank_max in NEGATED_RANKS:
+        s = {**best[1], "negated_rank_max": rank_max}
+        found = key(s)
+        if found > best[0] or (found == best[0] and rank_max < best[1].get(
+                "negated_rank_max", math.inf)):
             best = (found, s)
     settings = dict(best[1])
     print(f"selection: {settings} passes {int(best[0] + 1)}/{len(answered)}")

@@ -20,6 +20,7 @@ from assistant.generation.scoring import (
     make_query,
     score,
     unknown_terms,
+    with_negated,
 )
 from assistant.index.keyword import tokenize
 from assistant.retrieval.cards import CardIndex, sentence_key, sentences
@@ -103,7 +104,10 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
             if not asks:
                 continue
             sub = aspect_query(part, context)
-            local = score(make_query(sub, [sub], None, request.embed), request.passages,
+            # The aspect is scored with the question's negated stretches too, so a card
+            # matched through what the user ruled out is not re-admitted by its slot.
+            local = score(make_query(sub, [sub], None, request.embed, negated),
+                          request.passages,
                           request.catalogue, request.cards, conditions, w, ablations, refuted)
             if request.topic is not None:
                 local = [c for c in local if c.decision.topic == request.topic]
@@ -206,13 +210,16 @@ def texts_to_embed(
     kinds, compared = question_kinds(question, standalone, ablations)
     parts = [text for text, _ in kinds]
     negation: list[str] = []
+    negated = ""
     if "negation" not in ablations:
         kept, negated = _without_negated(standalone, expansion)
-        negation = [kept, negated] if negated else []
+        negation = [kept, negated, with_negated(kept, negated)] if negated else []
     local: list[str] = []
     if len(kinds) > 1 and "aspect-coverage" not in ablations:
         context = aspect_context(profile)
         local = [aspect_query(text, context) for text, asks in kinds if asks]
+        if negated:
+            local += [with_negated(text, negated) for text in local]
     return [*(parts if len(parts) > 1 else []), *(compared.options if compared else ()),
             *negation, *local]
 
@@ -312,10 +319,22 @@ def _separating(c: Candidate, other: Candidate) -> list[str]:
     return [m for m in c.matched if m.lower() not in theirs]
 
 
-def spoken_against(c: Candidate) -> bool:
+def spoken_against(c: Candidate, rank_max: float = 0.0) -> bool:
     """The profile speaks only against the card: its avoid_when holds, or every
-    situation its when names is ruled out, and no condition speaks for it."""
-    return bool(c.conflicts or c.ruled_out) and not c.matched
+    situation its when names is ruled out, and no condition speaks for it; or the user
+    ruled the card out themselves (``ruled_out_by_user``)."""
+    return (bool(c.conflicts or c.ruled_out) and not c.matched) or ruled_out_by_user(
+        c, rank_max)
+
+
+def ruled_out_by_user(c: Candidate, rank_max: float) -> bool:
+    """The user's own words rule out a situation the card's ``when`` names
+    (``refuted``), the card is among the ``rank_max`` cards nearest in meaning to what
+    they negated (the negation is about this card, not a side remark), and no condition
+    other than hosting speaks for it (no other part of the question asks for it). Such
+    a card answers a situation the user said they are not in. ``rank_max`` is fitted on
+    dev (``negated_rank_max``; 0 switches the rule off)."""
+    return bool(c.refuted) and c.negated_rank < rank_max and not c.backed
 
 
 def limit_for(analysis: Analysis, w: Weights) -> int:
@@ -343,12 +362,14 @@ def select(
     p_min, p_leader = w.get("p_min", 0.5), w.get("p_leader", 0.3)
     duplicate = w.get("duplicate", 0.9)
     limit = limit_for(analysis, w)
+    rank_max = (w.get("negated_rank_max", 0.0)
+                if "negation-ruled-out" not in ablations else 0.0)
     chosen: list[Chosen] = []
 
     def admit(cand: Candidate, forced: bool = False) -> None:
         if any(c is cand for c, _ in chosen) or len(chosen) >= limit:
             return
-        if spoken_against(cand) and not forced:
+        if spoken_against(cand, rank_max) and not forced:
             return  # its own card advises against it here, and nothing speaks for it
         separations: list[tuple[Candidate, list[str]]] = []
         for rival, _ in chosen:
@@ -365,9 +386,9 @@ def select(
 
     options = sorted((c for c in ranked if c.option_of is not None),
                      key=lambda c: (-c.probability, c.decision.id))
-    fitting = [c for c in options if not c.conflicts]
+    fitting = [c for c in options if not c.conflicts and not ruled_out_by_user(c, rank_max)]
     for cand in options:
-        if cand.conflicts and fitting:
+        if (cand.conflicts or ruled_out_by_user(cand, rank_max)) and fitting:
             continue  # the profile settles the comparison against this option
         admit(cand, forced=True)
     # Every asking aspect whose own best card clears the fitted floor gets a slot before
@@ -380,7 +401,7 @@ def select(
             if local.probability < floor:
                 break
             cand = by_id.get(local.decision.id, local)
-            if spoken_against(cand):
+            if spoken_against(cand, rank_max):
                 continue
             before = len(chosen)
             # Forced past the alternative-pair check: two alternatives that lead two
@@ -408,7 +429,7 @@ def select(
     # The best supported card the profile does not speak against; failing that, the best
     # one even if its avoid_when seems to hold (the rationale then says to check that
     # first), rather than no answer at all.
-    for cand in sorted(supported, key=spoken_against):
+    for cand in sorted(supported, key=lambda c: spoken_against(c, rank_max)):
         if chosen:
             break
         admit(cand, forced=True)

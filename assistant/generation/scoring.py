@@ -75,12 +75,22 @@ FEATURES: tuple[str, ...] = (
     "negated_bm25",
     "negated_when",
     "negated_avoid",
+    "negated_lift",
+    "negated_lift_bm25",
+    "negated_lift_learned",
+    "negated_nearest",
 )
 
 #: Features that may only count against a card (their fitted weights are kept ≤ 0): what
 #: the user negated is never evidence for a card.
 AGAINST: tuple[str, ...] = ("negated_dense", "negated_bm25", "negated_when", "refuted",
-                            "refuted_named")
+                            "refuted_named", "negated_lift", "negated_lift_bm25",
+                            "negated_lift_learned", "negated_nearest")
+
+#: The features that measure how much a card's match depends on what the user negated
+#: (``negation_dependence``); ``fit`` also fits them on its catalogue augmentation.
+DEPENDENCE: tuple[str, ...] = ("negated_lift", "negated_lift_bm25", "negated_lift_learned",
+                               "negated_nearest")
 
 #: Features each ablation switches off (set to zero before the model reads them).
 ABLATED: dict[str, tuple[str, ...]] = {
@@ -92,7 +102,8 @@ ABLATED: dict[str, tuple[str, ...]] = {
     "comparisons": ("option",),
     "learned-cards": ("learned", "aspect_learned", "learned_rank"),
     "negation": ("negated_dense", "negated_bm25", "negated_when", "negated_avoid", "refuted",
-                 "refuted_named"),
+                 "refuted_named", *DEPENDENCE),
+    "negation-dependence": DEPENDENCE,
 }
 
 #: Features whose zero is not "no information": the learned ones are a scaled
@@ -167,6 +178,12 @@ class Candidate:
     refuted: list[str] = field(default_factory=list)
     aspect_scores: list[float] = field(default_factory=list)
     option_of: int | None = None
+    #: A condition other than hosting speaks for the card (the user asked for what it is
+    #: for, not only named where they run).
+    backed: bool = False
+    #: The card's rank (0 = nearest) among all cards under what the user negated;
+    #: infinite when nothing was negated.
+    negated_rank: float = math.inf
 
     @property
     def best_passage(self) -> Passage | None:
@@ -187,6 +204,10 @@ class Query:
     #: The stretches of the question the user negated, and their vector.
     negated: str = ""
     negated_vector: Any = None
+    #: The text with its negated stretches put back, and its vector: how a card matches
+    #: it beyond ``vector`` is what its match owes to what the user negated.
+    full_vector: Any = None
+    full_text: str = ""
 
 
 def make_query(
@@ -209,7 +230,14 @@ def make_query(
         option_vectors=tuple(embed(o) for o in options),
         negated=negated,
         negated_vector=embed(negated) if negated else None,
+        full_vector=embed(with_negated(text, negated)) if negated else None,
+        full_text=with_negated(text, negated) if negated else "",
     )
+
+
+def with_negated(text: str, negated: str) -> str:
+    """``text`` with the negated stretches put back (what the user said, all of it)."""
+    return f"{text} {negated}".strip()
 
 
 # --------------------------------------------------------------------------- conditions
@@ -249,6 +277,7 @@ def assess_conditions(
         if not terms and _free_text_hit(item, question_tokens):
             conflicts.setdefault(item.lower(), item)
     c.matched = list(matched.values())
+    c.backed = any(VOCABULARY.get(k) != "hosting" for k in matched)
     c.conflicts = list(conflicts.values())
     c.refuted = [
         item for item in d.when
@@ -361,6 +390,45 @@ def negated_match(
     return lead, cards.keyword(" ".join(only)) if only else zero
 
 
+def negation_dependence(query: Query, cards: CardIndex, dense: Any, bm25: Any,
+                        learned: Any) -> dict[str, Any]:
+    """Per card, how much its match depends on what the user negated, in each channel
+    (dense cosine, BM25, the learned card model): its score against the question with
+    the negated stretches put back minus its score without them (``negated_lift*``,
+    never below zero), and how near the card is to the negated stretches themselves,
+    1/(1+rank) of the card under their cosine plus scaled learned log-probability
+    (``negated_nearest``). All zero when nothing was negated."""
+    import numpy as np
+
+    n = len(cards.ids)
+    names = ("negated_lift", "negated_lift_bm25", "negated_lift_learned", "negated_nearest")
+    if not query.negated or query.negated_vector is None or query.full_vector is None:
+        return {k: np.zeros(n, dtype=np.float64) for k in names}
+    def scaled(log_p: Any) -> Any:
+        return 1.0 - np.maximum(log_p, LEARNED_FLOOR) / LEARNED_FLOOR
+
+    full_learned = scaled(cards.learned_log_proba(query.full_vector))
+    kept_learned = scaled(learned)
+    # One rank under both channels together (a card model that knows nothing adds the
+    # same to every card).
+    near = _ranks(cards.dense(query.negated_vector)
+                  + scaled(cards.learned_log_proba(query.negated_vector)))
+    return {
+        "negated_lift": np.maximum(cards.dense(query.full_vector) - dense, 0.0),
+        "negated_lift_bm25": np.maximum(cards.keyword(query.full_text) - bm25, 0.0),
+        "negated_lift_learned": np.maximum(full_learned - kept_learned, 0.0),
+        "negated_nearest": 1.0 / (1.0 + near),
+    }
+
+
+def _ranks(values: Any) -> Any:
+    import numpy as np
+
+    r = np.empty(len(values), dtype=np.float64)
+    r[np.argsort(-np.asarray(values), kind="stable")] = np.arange(len(values))
+    return r
+
+
 def negated_sides(decision: Decision, negated_only: set[str]) -> tuple[float, float]:
     """Shares of ``negated_only`` (content words said only inside negated stretches) in
     the card's title and ``when``, and in its ``avoid_when``."""
@@ -443,6 +511,7 @@ def score(
     negated_dense, negated_bm25 = negated_match(query, cards, np.maximum(dense, aspect_dense),
                                                 qtokens)
     negated_only = content(query.negated) - qtokens if query.negated else set()
+    dependence = negation_dependence(query, cards, dense, bm25, learned)
     top_evidence = max((evidence(v) for v in votes.values()), default=0.0) or 1.0
     switched = {f for name in ablations for f in ABLATED.get(name, ())}
     out: list[Candidate] = []
@@ -459,6 +528,8 @@ def score(
             cand.option_of = options.index(decision.id)
         cand.aspect_scores = [float(c[row]) for c in combined]
         negated_when, negated_avoid = negated_sides(decision, negated_only)
+        nearest = float(dependence["negated_nearest"][row])
+        cand.negated_rank = 1.0 / nearest - 1.0 if nearest > 0 else math.inf
         features = {
             "dense": float(dense[row]),
             "dense_gap": float(gap[row]),
@@ -487,6 +558,7 @@ def score(
             "negated_bm25": float(negated_bm25[row]),
             "negated_when": negated_when,
             "negated_avoid": negated_avoid,
+            **{k: float(v[row]) for k, v in dependence.items()},
         }
         cand.features = {
             k: (weights.means.get(k, 0.0) if k in NEUTRAL_WHEN_ABLATED else 0.0)

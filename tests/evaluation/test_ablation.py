@@ -116,6 +116,16 @@ PROBES: dict[str, Probe] = {
     # separate-clusters card wins the question that rules it out.
     "negation": Probe("We have no PCI or HIPAA requirements. How should teams share "
                       "clusters?", gained="tenancy.separate-clusters"),
+    # A card matched through what the user negated ("no Windows node pools": taints that
+    # keep pods off special nodes) counts less by how much its match depends on that.
+    "negation-dependence": Probe("We don't need Windows node pools; our apps are Go "
+                                 "services. How should the node pools on AKS look?",
+                                 corpus="real", gained="nodes.taints-and-tolerations"),
+    # A card for a situation the user says has ended, nearest to what they negated and
+    # backed by nothing but the hosting, is left out; without the rule it comes back.
+    "negation-ruled-out": Probe("We no longer run any Windows containers. How should we "
+                                "lay out the node pools on AKS?", corpus="real",
+                                gained="nodes.windows-node-pools"),
     # A managed service only one cloud sells is read as that cloud's hosting.
     "cloud-services": Probe("Every database is on RDS. How should teams share the cluster?",
                             hosting_lost="aws"),

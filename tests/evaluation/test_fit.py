@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 
 import assistant.generation as generation
-from assistant.evaluation.fit import feature_means, fit_logistic, nonpositive_columns
+from assistant.evaluation.fit import (
+    feature_means,
+    fit_dependence,
+    fit_logistic,
+    nonpositive_columns,
+    refit_dependence,
+)
 from assistant.generation.scoring import FEATURES, load_weights
 
 HERE = Path(generation.__file__).resolve().parent
@@ -19,8 +25,11 @@ def test_weights_json_is_the_fit_of_the_saved_dev_features() -> None:
     saved = json.loads((HERE / "weights.json").read_text(encoding="utf-8"))
     with np.load(HERE / "fit_data.npz") as data:
         x, y, w = data["x"], data["y"], data["w"]
+        xa, ya, wa = data["xa"], data["ya"], data["wa"]
     assert x.shape == (saved["rows"], len(FEATURES)) and int(y.sum()) == saved["positives"]
     coef, bias = fit_logistic(x, y, saved["l2"], nonpositive_columns(), sample_weight=w)
+    # The dependence features: refitted on dev plus the catalogue augmentation.
+    coef = refit_dependence(coef, bias, x, y, w, xa, ya, wa)
     assert saved["features"] == list(FEATURES)
     for name, value in zip(FEATURES, coef, strict=True):
         assert abs(saved["coef"][name] - value) < 1e-3, name
@@ -54,3 +63,21 @@ def test_loaded_weights_cover_every_feature_and_give_probabilities() -> None:
     # Equal cuts are an empty "medium" band: no probability range below "high" where at
     # least half the dev recommendations are right (the fit measures it, see confidence_cuts).
     assert 0.0 < w.get("confidence_medium", 1.0) <= w.get("confidence_high", 0.0) <= 1.0
+
+
+def test_dependence_refit_holds_the_rest_and_keeps_its_weights_against() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.random(size=(3000, 1))
+    # Rows high on the feature are mostly wrong cards: a negative weight fits them.
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(1.0 - 3.0 * x[:, 0])))).astype(float)
+    (found,) = fit_dependence(x, y, np.full(3000, 1.0), np.ones(3000))
+    assert -4.0 < found < -2.0
+    # Rows where the feature marks right cards: the bound keeps it at zero.
+    (bounded,) = fit_dependence(x, 1.0 - y, np.full(3000, -1.0), np.ones(3000))
+    assert bounded == 0.0
+    coef = np.arange(len(FEATURES), dtype=np.float64)
+    empty = np.zeros((0, len(FEATURES)))
+    out = refit_dependence(coef, 0.0, empty, np.zeros(0), np.zeros(0), empty, np.zeros(0),
+                           np.zeros(0))
+    held = [i for i, f in enumerate(FEATURES) if not f.startswith("negated_")]
+    assert np.array_equal(out[held], coef[held])

@@ -295,3 +295,79 @@ def test_options_map_to_the_cards_that_recommend_them_whatever_the_order() -> No
     both = {"EKS": "platform.managed", "kubeadm": "platform.kubeadm"}
     assert mapped(("EKS", "kubeadm"), (eks, kubeadm)) == both
     assert mapped(("kubeadm", "EKS"), (kubeadm, eks)) == both
+
+
+def _dependence_query(negated: str) -> tuple[CardIndex, Query]:
+    """Two cards on two axes; the kept question points at the first, the negated stretch
+    at the second."""
+    from assistant.generation.scoring import make_query
+
+    cards = index([decision("a.kept"), decision("b.negated")],
+                  [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    vectors = {"keep": [1.0, 0.0, 0.2], "neg": [0.0, 1.0, 0.2]}
+
+    def embed(text: str) -> np.ndarray:
+        v = np.zeros(3)
+        for word in text.split():
+            v += np.asarray(vectors.get(word, [0.0, 0.0, 0.1]))
+        return v / np.linalg.norm(v)
+
+    return cards, make_query("keep", ["keep"], None, embed, negated)
+
+
+def test_dependence_counts_what_a_match_owes_to_the_negated_stretch() -> None:
+    from assistant.generation.scoring import negation_dependence
+
+    cards, query = _dependence_query("neg")
+    assert query.full_text == "keep neg"
+    dense = cards.dense(query.vector)
+    learned = cards.learned_log_proba(query.vector)
+    found = negation_dependence(query, cards, dense, cards.keyword(query.text), learned)
+    # Putting the negated words back lifts the card they name, not the kept one.
+    assert found["negated_lift"][1] > 0.3 and found["negated_lift"][0] == 0.0
+    # The card nearest the negated stretch ranks first under it.
+    assert found["negated_nearest"][1] > found["negated_nearest"][0]
+    for values in found.values():
+        assert (values >= 0.0).all()
+
+
+def test_dependence_is_zero_without_a_negated_stretch() -> None:
+    from assistant.generation.scoring import negation_dependence
+
+    cards, query = _dependence_query("")
+    assert query.full_vector is None
+    found = negation_dependence(query, cards, cards.dense(query.vector),
+                                cards.keyword(query.text),
+                                cards.learned_log_proba(query.vector))
+    assert all(not values.any() for values in found.values())
+
+
+def test_a_card_the_user_ruled_out_is_not_recommended() -> None:
+    from assistant.generation.engine import ruled_out_by_user
+
+    windows = decision("nodes.windows", ["Windows workloads", "Azure"])
+    general = decision("nodes.per-class", ["mixed workloads", "Windows workloads"])
+    said: dict[str, bool | None] = {"azure": True, "windows workloads": False}
+    refuted = frozenset({"windows workloads"})
+    ruled, fits = cand(windows, 0.8), cand(general, 0.6)
+    assess_conditions(ruled, said, set(), refuted)
+    assess_conditions(fits, said, set(), refuted)
+    # Both name the refuted situation; hosting alone speaks for the Windows card.
+    assert ruled.refuted and fits.refuted and ruled.matched and not ruled.backed
+    ruled.negated_rank, fits.negated_rank = 0.0, 7.0
+    assert ruled_out_by_user(ruled, 2.0) and not ruled_out_by_user(fits, 2.0)
+    # Rank 0 is off: the rule leaves every card alone.
+    assert not ruled_out_by_user(ruled, 0.0)
+    cards = index([windows, general], [[1, 0, 0, 0], [0, 1, 0, 0]])
+    on = Weights(coef={}, bias=0.0, settings={**SETTINGS, "negated_rank_max": 2.0},
+                 embedder="model")
+    assert chosen_ids(select(analysis([ruled, fits]), cards, weights=on)) == [
+        "nodes.per-class"]
+    assert "nodes.windows" in chosen_ids(select(analysis([ruled, fits]), cards, weights=W))
+    assert "nodes.windows" in chosen_ids(select(analysis([ruled, fits]), cards,
+                                                frozenset({"negation-ruled-out"}), on))
+    # A condition beyond hosting that speaks for it (another part asks for it) keeps it.
+    backed = cand(windows, 0.8)
+    assess_conditions(backed, {**said, "windows workloads": True}, set(), refuted)
+    backed.negated_rank = 0.0
+    assert backed.backed and not ruled_out_by_user(backed, 2.0)
