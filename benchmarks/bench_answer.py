@@ -354,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="Use the seeded collection as it is (no ingest).")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ladder", default="", help="chunk counts, e.g. 5000,20000")
-    parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--cold-runs", type=int, default=3,
+                        help="cold `kubeplan ask` runs (0 skips the cold start)")
     parser.add_argument("--query-encoders", default="numpy,onnx",
                         help="query_encoder settings measured side by side (the last one "
                         "is the headline row)")
@@ -364,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the corpus rows and the cold start")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.cold_runs < 0 or args.rounds < 1:
+        parser.error("--cold-runs must be 0 or more and --rounds 1 or more")
 
     results: dict[str, Any] = {}
     corpus = prepare(
@@ -376,8 +379,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"query model export: {corpus.export_query_model()}", file=sys.stderr)
     if not args.only_ladder:
         results["corpus"] = with_encoders(warm_many(by_encoder(corpus, encoders), args.rounds))
-        results["cold"] = cold(args.data_dir / "corpus", corpus.settings.collection,
-                               args.cold_runs, args.cold_baseline_tree)
+        if args.cold_runs > 0:
+            results["cold"] = cold(args.data_dir / "corpus", corpus.settings.collection,
+                                   args.cold_runs, args.cold_baseline_tree)
     if args.k8s:
         big = prepare(
             args.data_dir / "k8s",
