@@ -40,14 +40,16 @@ HERE = Path(__file__).resolve().parent.parent / "generation"
 #: Candidate values of ``negated_rank_max`` (engine.ruled_out_by_user): how near to what
 #: the user negated a refuted card must be to be left out; 0 switches the rule off.
 NEGATED_RANKS: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 5.0)
-#: How the training-only augmentation says a situation does not hold (one per case, in
-#: turn): a plain denial, one that says it ended, and one that says it does not matter.
-NEGATION_FRAMES: tuple[str, ...] = (
-    "We have no {}.",
-    "We no longer have any {}.",
-    "{} is not a concern for us.",
-    "There are no {} here.",
-)
+def negation_frames() -> tuple[str, ...]:
+    """How the training-only augmentation says a situation does not hold (one frame per
+    case, in turn): data, ``vocabularies/negation_frames.yaml``."""
+    from importlib import resources
+
+    raw = resources.files("assistant").joinpath("vocabularies/negation_frames.yaml")
+    frames = yaml.safe_load(raw.read_text(encoding="utf-8"))["frames"]
+    return tuple(str(f) for f in frames)
+
+
 #: Weight of an augmentation row against a dev row.
 AUGMENT_WEIGHT = 1.0
 
@@ -101,6 +103,7 @@ def negation_augmentation(
     import numpy as np
 
     out: list[DevCase] = []
+    frames = negation_frames()
     decisions = catalogue.by_topic()
     for b in decisions:
         for a_id in b.alternatives:
@@ -115,7 +118,7 @@ def negation_augmentation(
             vectors = np.asarray(embed([b.title, *own]), dtype=np.float64)
             nearest = own[int(np.argmax(vectors[1:] @ vectors[0]))]
             situation = re.sub(r"\s*\(.*?\)?$", "", nearest).strip()
-            frame = NEGATION_FRAMES[n % len(NEGATION_FRAMES)]
+            frame = frames[n % len(frames)]
             said = frame.format(situation)
             question = f"{said[0].upper()}{said[1:]} {a.asked_as[n % len(a.asked_as)]}"
             out.append(DevCase(id=f"augment-{b.id}-{a.id}", question=question, history=[],

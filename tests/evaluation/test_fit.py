@@ -4,7 +4,9 @@ and the logistic fit recovers known coefficients."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -81,3 +83,32 @@ def test_dependence_refit_holds_the_rest_and_keeps_its_weights_against() -> None
                            np.zeros(0))
     held = [i for i, f in enumerate(FEATURES) if not f.startswith("negated_")]
     assert np.array_equal(out[held], coef[held])
+
+
+def test_the_negation_augmentation_is_made_from_the_catalogue_with_the_data_frames() -> None:
+    """Each training-only case negates a situation of card B in one of the data file's
+    frames, then asks in the words of an alternative A: it wants A and rules B out."""
+    import zlib
+
+    from assistant.evaluation.fit import negation_augmentation, negation_frames
+    from assistant.ingest.catalogue import load_catalogue
+
+    frames = negation_frames()
+    assert len(frames) >= 2 and all(f.count("{}") == 1 for f in frames)
+
+    def embed(texts: Sequence[str]) -> Any:  # deterministic unit vectors, no model
+        rows = [np.random.default_rng(zlib.crc32(t.encode())).normal(size=8) for t in texts]
+        return np.asarray([r / np.linalg.norm(r) for r in rows])
+
+    catalogue = load_catalogue(Path(__file__).resolve().parents[2] / "corpus")
+    cases = negation_augmentation(catalogue, embed)
+    assert cases and len({c.id for c in cases}) == len(cases)
+    for case in cases:
+        ((want,),), (ruled_out,) = case.must, case.must_not
+        a, b = catalogue.get(want), catalogue.get(ruled_out)
+        assert a is not None and b is not None and want in b.alternatives
+        # It opens by denying one of B's own situations, in one of the frames.
+        denials = {f.format(w.split(" (")[0].strip()).lower() for f in frames for w in b.when}
+        assert any(case.question.lower().startswith(d) for d in denials), case.question
+        assert any(phrase in case.question for phrase in a.asked_as)
+        assert case.tags == ("augmentation",)
