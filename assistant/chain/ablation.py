@@ -34,6 +34,11 @@ COMPONENTS: dict[str, str] = {
                           "situation its when names, it is among the cards nearest to what "
                           "they negated (fitted negated_rank_max), and only hosting speaks "
                           "for it",
+    "negation-structure": "clause structure of negation scope: lists under one cue, a "
+                          "parenthesis after the cue, past-state and migration clauses, "
+                          "quantifiers ('nothing we run'), 'X is being shut down', 'evaluated "
+                          "X but chose Y', swaps ('instead of') and 'not yet, but' "
+                          "(vocabularies/negation_cues.yaml)",
     "cloud-services": "hosting inferred from managed services only one cloud sells "
                       "('every database is on RDS' -> aws; vocabularies/cloud_services.yaml)",
     "diversity": "MMR over card embeddings: no two recommendations saying the same thing",

@@ -411,6 +411,7 @@ class Assistant:
         profiles = conversation_profile(
             question, turns, profile, retracted,
             infer_services="cloud-services" not in self._ablations,
+            structured="negation-structure" not in self._ablations,
         )
         used_profile = profiles.used
 

@@ -76,10 +76,12 @@ def analyse(request: GenerationRequest, weights: Weights | None = None) -> Analy
     kinds, compared = question_kinds(request.question, request.standalone_question, ablations)
     parts = [text for text, _ in kinds]
     query = make_query(matched, parts, compared, request.embed, negated)
-    conditions = profile_conditions(request.profile, f"{request.context_text} {text}")
+    structured = "negation-structure" not in ablations
+    conditions = profile_conditions(request.profile, f"{request.context_text} {text}",
+                                    structured)
     # What the user's words rule out, read from their turns only (not the profile
     # expansion): a negated fact is evidence against the cards that presuppose it.
-    refuted = (refuted_conditions(request.context_text or request.question)
+    refuted = (refuted_conditions(request.context_text or request.question, structured)
                if "negation" not in ablations else frozenset())
     candidates = score(
         query, request.passages, request.catalogue, request.cards, conditions, w, ablations,
@@ -138,7 +140,8 @@ def card_matching_text(
         return text, ""
     searched = request.search_question or request.standalone_question
     expansion = text[len(searched):].strip() if text.startswith(searched) else ""
-    kept, negated = _without_negated(request.standalone_question, expansion)
+    kept, negated = _without_negated(request.standalone_question, expansion,
+                                     "negation-structure" not in ablations)
     return (kept, negated) if negated else (text, "")
 
 
@@ -147,14 +150,16 @@ def searched_text(standalone: str, ablations: frozenset[str]) -> str:
     said has ended ("we moved off on-prem", "no longer air-gapped"), so evidence, aspects
     and cards all see the same text. Without the negation component only the negated
     profile facts leave it."""
+    structured = "negation-structure" not in ablations
     if "negation" in ablations:
-        return without_negated_facts(standalone)
-    kept, negated = negated_split(standalone)
-    return kept if negated and content(kept) else without_negated_facts(standalone)
+        return without_negated_facts(standalone, structured)
+    kept, negated = negated_split(standalone, structured)
+    return (kept if negated and content(kept)
+            else without_negated_facts(standalone, structured))
 
 
-def _without_negated(text: str, expansion: str) -> tuple[str, str]:
-    kept, negated = negated_split(text)
+def _without_negated(text: str, expansion: str, structured: bool = True) -> tuple[str, str]:
+    kept, negated = negated_split(text, structured)
     if not negated or not content(kept):
         # Nothing negated, or nothing else said: the text as it is.
         return f"{text} {expansion}".strip(), ""
@@ -182,8 +187,9 @@ def question_kinds(
     question (a follow-up keeps its standalone form as one more, asking, aspect);
     negated stretches are no part of any aspect."""
     if "negation" not in ablations:
-        question = _without_negated(question, "")[0]
-        standalone = _without_negated(standalone, "")[0]
+        structured = "negation-structure" not in ablations
+        question = _without_negated(question, "", structured)[0]
+        standalone = _without_negated(standalone, "", structured)[0]
     kinds = (aspect_kinds(question, enumerations="enumerations" not in ablations)
              if "aspects" not in ablations else [(standalone, True)])
     if len(kinds) > 1 and question != standalone:
@@ -212,7 +218,8 @@ def texts_to_embed(
     negation: list[str] = []
     negated = ""
     if "negation" not in ablations:
-        kept, negated = _without_negated(standalone, expansion)
+        kept, negated = _without_negated(standalone, expansion,
+                                         "negation-structure" not in ablations)
         negation = [kept, negated, with_negated(kept, negated)] if negated else []
     local: list[str] = []
     if len(kinds) > 1 and "aspect-coverage" not in ablations:

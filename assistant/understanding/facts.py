@@ -22,6 +22,7 @@ from assistant.understanding.negation import (
     Scope,
     asked_spans,
     is_negated,
+    negating_kinds,
     negation_scopes,
     split_negated,
 )
@@ -185,7 +186,8 @@ _EXPERIENCE: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(little|limited|no|minimal) (kubernetes |k8s |container )?(experience|expertise|"
             r"knowledge)|never (used|run|ran|operated) (kubernetes|k8s)|beginners?|"
             r"first (kubernetes )?cluster|not (kubernetes|k8s) experts|"
-            r"(learning|just started with) (kubernetes|k8s)|junior team|newbies?)\b",
+            r"(learning|just started with) (kubernetes|k8s)|junior team|newbies?|"
+            r"without (much |any )?(kubernetes |k8s )?(experience|expertise))\b",
             _I,
         ),
     ),
@@ -196,7 +198,10 @@ _EXPERIENCE: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"deep (kubernetes |k8s )?(experience|expertise)|years of (kubernetes|k8s)|"
             r"strong (kubernetes|k8s) (skills|experience)|(kubernetes|k8s) veterans?|"
             r"cka|(seasoned|experienced|senior) (platform |sre |ops |devops |infra(structure)? )?"
-            r"(team|engineers|sres))\b",
+            r"(team|engineers|sres)|"
+            r"(run|ran|running|operated|operating|used|using|managed|managing) (kubernetes|k8s|it)"
+            r"( [\w-]+){0,4}? (for|over) (\d+|two|three|four|five|six|seven|eight|nine|ten|many|"
+            r"several) years)\b",
             _I,
         ),
     ),
@@ -204,6 +209,15 @@ _EXPERIENCE: tuple[tuple[str, re.Pattern[str]], ...] = (
         "medium",
         re.compile(r"\b(some|moderate|basic) (kubernetes |k8s )?(experience|knowledge)\b", _I),
     ),
+)
+
+#: Having run Kubernetes at all: said, it settles nothing; only said of nobody ("none of us
+#: has operated a cluster", "nobody here has Kubernetes experience") it reads as low.
+_EXPERIENCE_CLAIM = re.compile(
+    r"\b((kubernetes|k8s) (experience|expertise|skills|knowledge)|"
+    r"(run|ran|operated|managed|used|worked with|touched) (kubernetes|k8s|(a |any )?"
+    r"(kubernetes |k8s )?clusters?)|much (kubernetes |k8s )?(experience|expertise))\b",
+    _I,
 )
 
 _COMPLIANCE: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -276,7 +290,8 @@ _AVAILABILITY: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(99\.9[5-9]|99\.99|\b(multi-?zone|multi-?az|multiple (availability )?zones|"
             r"three zones|3 zones|zone (outage|failure)s?|highly available|high availability|ha|"
             r"no downtime|zero[- ]downtime|mission[- ]critical|business[- ]critical|24/7|"
-            r"always on|can't go down|cannot go down|(must|should|can|may) never (go|be) down|"
+            r"always on|(can't|cannot|can not|must not|mustn't) (ever )?(go|be) down|"
+            r"(must|should|can|may) never (go|be) down|"
             r"never goes down|uptime is (all that matters|everything|critical|key|paramount))\b)",
             _I,
         ),
@@ -333,7 +348,8 @@ _LOOKALIKES: dict[str, re.Pattern[str]] = {
     "workloads": re.compile(
         r"\b(arm[- ]?(templates?|deployments?|json|api|resource manager|and bicep|/bicep|"
         r"format|syntax)|"
-        r"azure resource manager|bicep (and|or|/) ?arm|arm'?s[- ]length|an arm and a leg)\b",
+        r"azure resource manager|bicep (and|or|/) ?arm|arm'?s[- ]length|an arm and a leg|"
+        r"windows (laptops?|desktops?|pcs?|workstations?|clients?|machines)|windows 1[01])\b",
         _I,
     ),
     "hosting": re.compile(
@@ -360,9 +376,9 @@ class Said:
     asked: tuple[tuple[int, int], ...] = ()
 
     @classmethod
-    def of(cls, text: str) -> Said:
+    def of(cls, text: str, structured: bool = True) -> Said:
         text = text.replace("\u2019", "'")
-        return cls(text, negation_scopes(text), tuple(asked_spans(text)))
+        return cls(text, negation_scopes(text, structured), tuple(asked_spans(text)))
 
     def is_asked(self, start: int, end: int) -> bool:
         return any(a <= start and end <= b for a, b in self.asked)
@@ -379,8 +395,13 @@ class Said:
                    if not self.is_asked(m.start(), m.end())]
         if not matches:
             return None
-        negated = [m for m in matches if is_negated(self.scopes, m.start(), m.end())]
+        kinds = [negating_kinds(self.scopes, m.start(), m.end()) for m in matches]
+        negated = [m for m, k in zip(matches, kinds, strict=True) if k]
         if not negated:
+            return True
+        if all(k == {"substitution"} for k in kinds if k) and len(negated) < len(matches):
+            # "Cilium instead of the AWS VPC CNI on our EKS clusters": what was swapped out
+            # is a choice; the situation said elsewhere still holds.
             return True
         # "no stateful workloads - every database is on RDS": a fact taken back stays taken
         # back when the message names it again, unless a contrast brings it back ("no GPUs
@@ -492,12 +513,12 @@ def fact_spans(text: str, fields: Iterable[str]) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
-def without_negated_facts(text: str) -> str:
+def without_negated_facts(text: str, structured: bool = True) -> str:
     """``text`` without the profile facts it negates ("no Windows or GPU nodes", "not on
     AWS", "we are no longer air-gapped"), for search: the profile already records them,
     and their words would find the passages of what the user does not have. Other
     negated words stay: "no cluster-admin" is often what the question is about."""
-    said = Said.of(text)
+    said = Said.of(text, structured)
     spans = fact_spans(said.text, _ALL_FIELDS)
     spans += [
         (m.start(), m.end())
@@ -511,13 +532,13 @@ def without_negated_facts(text: str) -> str:
     return " ".join(out.split())
 
 
-def negated_split(text: str) -> tuple[str, str]:
+def negated_split(text: str, structured: bool = True) -> tuple[str, str]:
     """``text`` without every stretch it negates, and those stretches' words (see
     ``negation.split_negated``), for matching decision cards: "we don't use Vault" is no
     evidence for the Vault card. A negation that is how a profile fact is worded ("no
     downtime", "must never go down") is kept."""
-    said = Said.of(text)
-    return split_negated(said.text, fact_spans(said.text, _ALL_FIELDS))
+    said = Said.of(text, structured)
+    return split_negated(said.text, fact_spans(said.text, _ALL_FIELDS), structured)
 
 
 @cache
@@ -539,16 +560,19 @@ def implied_clouds(said: Said) -> list[str]:
     return [cloud for cloud, pattern in cloud_services() if said.state(pattern) is True]
 
 
-def read_profile(text: str, infer_services: bool = True) -> ProfileReading:
+def read_profile(
+    text: str, infer_services: bool = True, structured: bool = True
+) -> ProfileReading:
     """What one message says about the situation, and what it says does not hold.
 
     Negated facts ("no PCI scope", "not on AWS, we run Azure", "HA is not needed") are left
     out of ``profile`` and reported in ``negated``; a negated high availability target or
     cost focus reads as a low one. A message that names no hosting but a managed service
     only one cloud sells ("our databases are on RDS") is read as hosted on that cloud
-    (unless ``infer_services`` is False: the ``cloud-services`` ablation).
+    (unless ``infer_services`` is False: the ``cloud-services`` ablation). ``structured``
+    False reads negation with its core cues only (the ``negation-structure`` ablation).
     """
-    said = Said.of(text)
+    said = Said.of(text, structured)
     hosting, no_hosting = _listed(_HOSTING, said, "hosting")
     if said.state(_AZURE_IAC) and "azure" not in hosting and "azure" not in no_hosting:
         hosting.append("azure")
@@ -565,6 +589,8 @@ def read_profile(text: str, infer_services: bool = True) -> ProfileReading:
     compliance, no_compliance = _listed(_COMPLIANCE, said, "compliance")
     team, no_team = _team_size(said)
     experience, no_experience = _level(_EXPERIENCE, said)
+    if experience is None and said.state(_EXPERIENCE_CLAIM) is False:
+        experience = "low"
     isolation, no_isolation = _level(_ISOLATION, said)
     availability, no_availability = _level(_AVAILABILITY, said)
     if availability is None and no_availability == "high":
@@ -618,5 +644,7 @@ SINGLE_CLUSTER = re.compile(
     r"cluster\b",
     _I,
 )
-AIRGAP = re.compile(r"\b(air[- ]?gapped|disconnected|no internet( access)?|offline sites?)\b", _I)
+AIRGAP = re.compile(
+    r"\b(air[- ]?gapped|disconnected|(no|without) (any )?internet( access| connection"
+    r"| connectivity)?|offline sites?)\b", _I)
 MULTICLOUD = re.compile(r"\bmulti-?cloud\b|\b(two|several|multiple) cloud providers\b", _I)

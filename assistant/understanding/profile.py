@@ -90,7 +90,8 @@ def update_profile(
 
 
 def infer_profile(
-    question: str, history: Iterable[Turn] = (), infer_services: bool = True
+    question: str, history: Iterable[Turn] = (), infer_services: bool = True,
+    structured: bool = True,
 ) -> ProfileReading:
     """What the user's turns (oldest first, then ``question``) say, later turns winning
     field by field, and what they say does not hold (unless a later turn says it again)."""
@@ -98,7 +99,7 @@ def infer_profile(
     negated = PlanningProfile()
     texts = [t.content for t in history if t.role == "user"] + [question]
     for text in texts:
-        reading = read_profile(text, infer_services)
+        reading = read_profile(text, infer_services, structured)
         profile = update_profile(profile, reading, text)
         negated = update_profile(negated, ProfileReading(reading.negated, reading.profile), "also")
     # Only what the final profile does not assert stays negated.
@@ -181,6 +182,7 @@ def conversation_profile(
     explicit: PlanningProfile | None = None,
     retracted: PlanningProfile | None = None,
     infer_services: bool = True,
+    structured: bool = True,
 ) -> ConversationProfile:
     """Explicit and inferred profiles kept apart: the inferred one comes from the user's
     turns only, the explicit one wins field by field in ``used``, and ``changes`` lists the
@@ -189,14 +191,17 @@ def conversation_profile(
     ``retracted`` holds facts the user said no longer hold (e.g. an inferred fact removed
     in the UI): they leave the inferred profile, whatever turn said them, and join
     ``negated``. The explicit profile still wins over a retraction. ``infer_services``
-    False reads no hosting from managed services (the ``cloud-services`` ablation)."""
-    reading = infer_profile(question, history, infer_services)
+    False reads no hosting from managed services (the ``cloud-services`` ablation);
+    ``structured`` False reads negation by its core cues only (``negation-structure``)."""
+    reading = infer_profile(question, history, infer_services, structured)
     inferred = retract(reading.profile, retracted)
     users = [i for i, t in enumerate(history) if t.role == "user"]
     changes: list[ProfileChange] = []
     if users:
         last = users[-1]
-        before = infer_profile(history[last].content, history[:last], infer_services).profile
+        before = infer_profile(
+            history[last].content, history[:last], infer_services, structured
+        ).profile
         changes = profile_changes(retract(before, retracted), inferred)
     given = explicit or PlanningProfile()
     negated = reading.negated
@@ -328,7 +333,9 @@ def display(term: str) -> str:
 _CLOUDS = {"aws", "azure", "gcp"}
 
 
-def profile_conditions(profile: PlanningProfile, text: str = "") -> dict[str, bool | None]:
+def profile_conditions(
+    profile: PlanningProfile, text: str = "", structured: bool = True
+) -> dict[str, bool | None]:
     """Each vocabulary condition: True (holds), False (the profile rules it out), None (unknown).
 
     ``text`` (the question and the user's earlier turns) settles what the profile has no
@@ -367,8 +374,10 @@ def profile_conditions(profile: PlanningProfile, text: str = "") -> dict[str, bo
         )
         c["hosting provider"] = "hosting-provider" in hosting
         c["multi-cloud"] = len(hosting & _CLOUDS) >= 2
-    _negated_conditions(c, read_profile(text).negated if text else PlanningProfile())
-    said = Said.of(text)
+    _negated_conditions(
+        c, read_profile(text, structured=structured).negated if text else PlanningProfile()
+    )
+    said = Said.of(text, structured)
     multicloud = said.state(MULTICLOUD)
     if multicloud:
         c["multi-cloud"] = True
@@ -421,7 +430,7 @@ _NEGATED_CONDITIONS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
-def refuted_conditions(text: str) -> frozenset[str]:
+def refuted_conditions(text: str, structured: bool = True) -> frozenset[str]:
     """The conditions ``text`` itself rules out: the facts it negates or says have ended
     ("no stores or factories", "no longer air-gapped") and the opposite of what it states
     ("one production cluster" rules out many clusters). Unlike ``profile_conditions`` no
@@ -429,11 +438,11 @@ def refuted_conditions(text: str) -> frozenset[str]:
     if not text:
         return frozenset()
     found: set[str] = set()
-    negated = read_profile(text).negated.model_dump()
+    negated = read_profile(text, structured=structured).negated.model_dump()
     for (key, value), conditions in _NEGATED_CONDITIONS.items():
         if value in (negated.get(key) or []):
             found.update(conditions)
-    said = Said.of(text)
+    said = Said.of(text, structured)
     if said.state(AIRGAP) is False:
         found.add("air-gapped")
     if said.state(MULTICLOUD) is False:

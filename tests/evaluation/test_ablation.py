@@ -82,6 +82,7 @@ class Probe:
     status_off: str | None = None  # the answer's status with it off
     pair: tuple[str, str] | None = None  # recommended together only with it off
     hosting_lost: str | None = None  # a hosting fact in the answer's profile only with it on
+    hosting_gained: str | None = None  # ...only with it off
 
 
 #: One probe per component of the engine: a new component without a probe fails
@@ -126,6 +127,11 @@ PROBES: dict[str, Probe] = {
     "negation-ruled-out": Probe("We no longer run any Windows containers. How should we "
                                 "lay out the node pools on AKS?", corpus="real",
                                 gained="nodes.windows-node-pools"),
+    # A list under one cue ("AWS, Azure or GCP") is negated whole only with the clause
+    # structure on; with it off the last items read as the user's hosting.
+    "negation-structure": Probe("We don't use AWS, Azure or GCP; our clusters are in our "
+                                "own data centre. How should teams share the cluster?",
+                                hosting_gained="gcp"),
     # A managed service only one cloud sells is read as that cloud's hosting.
     "cloud-services": Probe("Every database is on RDS. How should teams share the cluster?",
                             hosting_lost="aws"),
@@ -177,6 +183,9 @@ def test_switches_change_answers(
     if probe.hosting_lost:
         assert probe.hosting_lost in on.profile.hosting
         assert probe.hosting_lost not in off.profile.hosting
+    if probe.hosting_gained:
+        assert probe.hosting_gained in off.profile.hosting
+        assert probe.hosting_gained not in on.profile.hosting
     # The switch is the clone's alone: the original answers as before.
     assert shape(assistant.ask(probe.question, profile=probe.profile)) == shape(on)
 

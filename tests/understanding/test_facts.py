@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.understanding.facts import (
+    AIRGAP,
     extract_profile,
     negated_split,
     read_profile,
@@ -238,3 +239,72 @@ def test_what_a_question_asks_whether_we_need_is_no_fact() -> None:
     assert reading.negated.compliance == ["gdpr"]
     assert read_profile("Data must stay in the EU. Do we need a sovereign cloud?"
                         ).profile.compliance == ["data-residency"]
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "present", "absent"),
+    [
+        ("We don't use OVH, AWS or Azure; it's all our own servers", "hosting", ["on-prem"],
+         ["aws", "azure", "hosting-provider"]),
+        ("No SOX, PCI or HIPAA scope for this product line", "compliance", [],
+         ["sox", "pci", "hipaa"]),
+        ("We will not, at least this year, run Windows or GPU nodes", "workloads", [],
+         ["windows", "gpu"]),
+        ("We used to rent racks at a colo in Paris; since March everything is on GKE",
+         "hosting", ["gcp"], ["hosting-provider"]),
+        ("Our OpenStack cloud is being retired and the apps are moving to Azure", "hosting",
+         ["azure"], ["on-prem"]),
+        ("We trialled GKE but went with AKS", "hosting", ["azure"], ["gcp"]),
+        ("We're switching from OpenShift on VMware to EKS", "hosting", ["aws"], ["on-prem"]),
+        ("Nothing in the cluster is stateful - Postgres runs on Aurora", "workloads", [],
+         ["stateful"]),
+        # A swap turns down a product, not the situation stated elsewhere.
+        ("On our AKS clusters we want Calico rather than the Azure CNI", "hosting", ["azure"],
+         []),
+        # "not yet, but": planned, so it is part of the situation to plan for.
+        ("No batch jobs yet, but nightly ETL lands next month", "workloads", ["batch"], []),
+        # Look-alike: the desktops people use are not the cluster's workloads.
+        ("Staff use Windows laptops; all services are Linux containers", "workloads", [],
+         []),
+    ],
+)
+def test_negation_structure_in_the_profile(
+    text: str, field: str, present: list[str], absent: list[str]
+) -> None:
+    reading = read_profile(text)
+    said = getattr(reading.profile, field)
+    for value in present:
+        assert value in said, (text, reading)
+    for value in absent:
+        assert value not in said, (text, reading)
+    if "laptops" in text:
+        assert "windows" not in said and "windows" not in getattr(reading.negated, field)
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("None of us has ever run a Kubernetes cluster", "low"),
+        ("We're two devs without much k8s experience", "low"),
+        ("Nobody here has Kubernetes experience", "low"),
+        ("We have operated Kubernetes on bare metal for five years", "high"),
+        ("We've run k8s in production for several years", "high"),
+        ("We have run Kubernetes before", None),
+    ],
+)
+def test_experience_from_who_has_run_kubernetes(text: str, level: str | None) -> None:
+    assert read_profile(text).profile.k8s_experience == level
+
+
+def test_cannot_ever_go_down_is_high_availability() -> None:
+    assert read_profile("The ledger can't ever go down").profile.availability == "high"
+
+
+def test_without_internet_is_air_gapped() -> None:
+    assert AIRGAP.search("the mine's clusters run without internet access")
+
+
+def test_structure_off_reads_a_list_under_one_cue_as_said() -> None:
+    text = "We don't use OVH, AWS or Azure"
+    assert "azure" in read_profile(text, structured=False).profile.hosting
+    assert "azure" in read_profile(text).negated.hosting

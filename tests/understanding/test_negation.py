@@ -17,6 +17,14 @@ def _negated_words(text: str) -> list[str]:
     return out
 
 
+def _assert_scope(text: str, negated: list[str], kept: list[str]) -> None:
+    found = _negated_words(text)
+    for word in negated:
+        assert word in found, (text, found)
+    for word in kept:
+        assert word not in found, (text, found)
+
+
 @pytest.mark.parametrize(
     ("text", "negated", "kept"),
     [
@@ -35,11 +43,7 @@ def _negated_words(text: str) -> list[str]:
 def test_scope_covers_the_negated_phrase_and_stops_at_a_contrast(
     text: str, negated: list[str], kept: list[str]
 ) -> None:
-    found = _negated_words(text)
-    for word in negated:
-        assert word in found, (text, found)
-    for word in kept:
-        assert word not in found, (text, found)
+    _assert_scope(text, negated, kept)
 
 
 def test_words_of_the_cue_itself_are_not_negated() -> None:
@@ -107,3 +111,76 @@ def test_a_polar_question_about_needing_something_asks_about_it() -> None:
 def test_statements_and_open_questions_ask_about_nothing() -> None:
     assert asked_spans("We need a fleet manager for our 40 clusters.") == []
     assert asked_spans("How should we run our 40 clusters?") == []
+
+
+# --------------------------------------------------------------- clause structure
+
+
+@pytest.mark.parametrize(
+    ("text", "negated", "kept"),
+    [
+        # One cue over a whole list, up to the clause that follows it.
+        ("We have no Kafka, Redis or Postgres in the cluster, only Go APIs",
+         ["Kafka", "Redis", "Postgres"], ["Go"]),
+        ("Neither SOX, PCI nor HIPAA applies; we sell garden tools", ["SOX", "PCI", "HIPAA"],
+         ["garden"]),
+        # A comma that opens a new clause is no list.
+        ("We have no GPUs, we run Postgres", ["GPUs"], ["Postgres"]),
+        ("No Windows, and we run Java services", ["Windows"], ["Java"]),
+        # A parenthesis right after the cue.
+        ("We will not, at least this year, run any Windows nodes", ["Windows"], ["year"]),
+        # A past situation is taken back with its prepositions.
+        ("We used to host everything in a colo in Leeds, now it is all GKE",
+         ["colo", "Leeds"], ["GKE"]),
+        # Quantifiers cover their clause, the subject's own words left alone.
+        ("Nothing in our stack needs Windows, and Linux is fine", ["Windows"], ["Linux"]),
+        ("None of us has operated Kubernetes but we learn fast", ["Kubernetes"], ["learn"]),
+        # Something said to be ending, and an option weighed and turned down.
+        ("The VMware cluster is being decommissioned this summer", ["VMware"], ["summer"]),
+        ("We looked at Rancher and OpenShift but went with EKS", ["Rancher", "OpenShift"],
+         ["EKS"]),
+    ],
+)
+def test_structure_finds_lists_asides_past_clauses_quantifiers_and_rejections(
+    text: str, negated: list[str], kept: list[str]
+) -> None:
+    _assert_scope(text, negated, kept)
+
+
+def test_structure_off_reads_the_core_cues_only() -> None:
+    text = "We have no Kafka, Redis or Postgres in the cluster"
+    start = text.index("Postgres")
+    assert not is_negated(negation_scopes(text, structured=False), start, start + 8)
+    assert is_negated(negation_scopes(text), start, start + 8)
+    text = "We looked at Rancher but went with EKS"
+    assert negation_scopes(text, structured=False) == []
+
+
+def test_not_yet_but_is_a_plan_not_a_denial() -> None:
+    text = "We don't run Windows containers yet, but two .NET apps arrive in spring"
+    start = text.index("Windows")
+    assert not is_negated(negation_scopes(text), start, start + 7)
+    # Without the contrast "not yet" still denies it today.
+    text = "We don't run Windows containers yet and none are planned"
+    assert is_negated(negation_scopes(text), start, start + 7)
+
+
+def test_a_swap_is_marked_as_a_substitution() -> None:
+    text = "We'd pick Flux instead of Argo CD"
+    kinds = {s.kind for s in negation_scopes(text)}
+    assert kinds == {"substitution"}
+    assert {s.kind for s in negation_scopes(text, structured=False)} == {"plain"}
+
+
+def test_asked_object_ends_where_the_users_situation_begins() -> None:
+    text = "Do we need Vault for our three GKE clusters?"
+    spans = asked_spans(text)
+    assert any(text[a:b].strip() == "Vault" for a, b in spans), spans
+
+
+def test_a_rule_a_quantifier_states_and_an_or_not_alternative_take_nothing_back() -> None:
+    for text, word in (("Policy: nobody may SSH into nodes", "SSH"),
+                       ("EKS or not, a blueprint, CNI and secrets", "blueprint"),
+                       ("Nobody on our team of three has run etcd", "three")):
+        start = text.index(word)
+        assert not is_negated(negation_scopes(text), start, start + len(word)), text
