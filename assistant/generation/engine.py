@@ -250,7 +250,10 @@ def _decline(
         if unknown and not (candidates and candidates[0].matched):
             return ("insufficient_evidence", "The knowledge base has no evidence about "
                     + ", ".join(repr(u) for u in unknown) + ".")
-        return None if candidates and candidates[0].passages else (
+        # Some candidate's evidence was retrieved: the plan cites each chosen card's own
+        # section (``cite_own_sections``), so the best card need not be the one whose
+        # passage ranked (two identical passages are kept once, from either document).
+        return None if any(c.passages for c in candidates) else (
             "insufficient_evidence", "No decision of kubeplan's catalogue fits this "
             "question well enough.")
     model = load_abstain()

@@ -371,3 +371,23 @@ def test_a_card_the_user_ruled_out_is_not_recommended() -> None:
     assess_conditions(backed, {**said, "windows workloads": True}, set(), refuted)
     backed.negated_rank = 0.0
     assert backed.backed and not ruled_out_by_user(backed, 2.0)
+
+
+def test_under_another_model_a_retrieved_passage_of_any_candidate_is_enough() -> None:
+    """Two identical passages are kept once, from either document: the best card's own
+    passage may be the one dropped. Its section is cited by lookup, so that alone is no
+    reason to decline; no candidate with a retrieved passage is."""
+    a, b = decision("capacity.spot"), decision("capacity.spot-pools")
+    cards = index([a, b], [[1, 0, 0, 0], [0.9, 0.1, 0, 0]])
+    other = Weights(coef={}, bias=0.0, settings=SETTINGS, embedder="another-model")
+    protos = {"cards": 0.5, "harmful": 0.0, "private": 0.0, "off_topic": 0.0}
+    best_unretrieved = cand(a, 0.8)
+    best_unretrieved.passages.clear()
+    found = _decline(_Request(cards), [best_unretrieved, cand(b, 0.7)], protos, (),  # type: ignore[arg-type]
+                     other)
+    assert found is None
+    nothing = cand(b, 0.7)
+    nothing.passages.clear()
+    found = _decline(_Request(cards), [best_unretrieved, nothing], protos, (),  # type: ignore[arg-type]
+                     other)
+    assert found is not None and found[0] == "insufficient_evidence"
