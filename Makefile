@@ -14,7 +14,7 @@ KUBEPLAN_PORT ?= 8501
 # Megabytes per uploaded file; Streamlit refuses larger uploads before they arrive.
 KUBEPLAN_MAX_UPLOAD_MB ?= 10
 
-.PHONY: app test install lint typecheck pytest ingest eval bench bench-full bench-deps browser-deps clean
+.PHONY: app test install lock lint typecheck pytest ingest eval bench bench-full bench-deps browser-deps clean
 
 app: install ingest
 	$(VENV)/bin/streamlit run app.py --server.headless=true --browser.gatherUsageStats=false --client.toolbarMode=viewer \
@@ -27,12 +27,17 @@ install: $(STAMP)
 
 # Torch first, pinned to the CPU build on this disk: an unpinned torch pulls a CUDA build of
 # several GB. The stamp makes a second `make install` a no-op until pyproject.toml changes.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,fast]'
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,fast]'
 	touch $(STAMP)
+
+# Pin what the venv resolved today (after a dependency change in pyproject.toml).
+lock: install
+	{ sed -n '1,3p' constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -iv '^torch=='; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 # The browser test drives Debian's headless Chromium (never a downloaded browser).
 browser-deps:
